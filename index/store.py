@@ -1,0 +1,442 @@
+"""The library folder: SQLite is the source of truth for articles, sentences, chunks, vectors and FTS5.
+
+Layout of a library folder::
+
+    quotebot.json       manifest: format, version, embedder, dimension (read by people and by us)
+    library.sqlite3     articles, chunks, sentences, their vectors, FTS5 over chunk text (WAL mode)
+    vectors.faiss       derived FAISS index, stamped with the generation it was built from
+    write.lock          held by the one process that writes
+
+Each write is one transaction that also bumps the generation, so a crash leaves each article in its old or
+its new state, and a stale FAISS index is noticed and rebuilt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from index.errors import ArticleNotFound, CorruptLibrary, EmbedderMismatch, LibraryBusy, NotALibrary
+from index.models import Article, ArticleSummary
+
+__all__ = ["CandidateSentence", "Manifest", "Store"]
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_NAME = "quotebot.json"
+DATABASE_NAME = "library.sqlite3"
+LOCK_NAME = "write.lock"
+FORMAT = "quotebot-library"
+FORMAT_VERSION = 1
+WRITE_WAIT_SECONDS = 30.0
+_OWN_FILES = {
+    DATABASE_NAME,
+    DATABASE_NAME + "-wal",
+    DATABASE_NAME + "-shm",
+    DATABASE_NAME + "-journal",
+    LOCK_NAME,
+    MANIFEST_NAME + ".tmp",
+    "vectors.faiss",
+    "vectors.faiss.tmp",
+    "vectors.json",
+    "vectors.json.tmp",
+}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    url TEXT,
+    date TEXT,
+    text TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    added_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_by_hash ON articles(content_hash);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY,
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    stop INTEGER NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
+CREATE TABLE IF NOT EXISTS sentences (
+    id INTEGER PRIMARY KEY,
+    chunk_id INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+    article_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    stop INTEGER NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sentences_by_chunk ON sentences(chunk_id);
+CREATE INDEX IF NOT EXISTS sentences_by_article ON sentences(article_id, position);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_text USING fts5(text, tokenize = 'porter unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_terms USING fts5vocab(chunk_text, 'row');
+"""
+
+
+class Manifest(BaseModel):
+    """The library's `quotebot.json`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: str = FORMAT
+    version: int = FORMAT_VERSION
+    embedder: str
+    dimension: int
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateSentence:
+    """A stored sentence with its text (a slice of its article) and vector, for scoring."""
+
+    id: int
+    chunk_id: int
+    article_id: str
+    position: int
+    start: int
+    stop: int
+    text: str
+    vector: NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class NewChunk:
+    start: int
+    stop: int
+    vector: NDArray[np.float32]
+    text: str
+    sentences: list[tuple[int, int, NDArray[np.float32]]]
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+class Store:
+    """SQLite access for one library folder; one connection per thread, one writer process at a time."""
+
+    def __init__(self, folder: Path, *, embedder: str, dimension: int) -> None:
+        self.folder = folder
+        existing = _open_folder(folder, embedder=embedder, dimension=dimension)
+        self.created = existing is None
+        self.manifest = existing or Manifest(embedder=embedder, dimension=dimension, created_at=now())
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        connection = self.connection()
+        try:
+            with connection:
+                connection.executescript(_SCHEMA)
+                connection.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0')")
+        except sqlite3.DatabaseError as error:
+            self.close()
+            raise CorruptLibrary(
+                f"{str(folder / DATABASE_NAME)!r} is not a readable database ({error}); restore it from a backup "
+                "or move the folder away and add your articles again"
+            ) from error
+        if self.created:
+            _write_manifest(folder, self.manifest)
+
+    @property
+    def database_path(self) -> Path:
+        return self.folder / DATABASE_NAME
+
+    def connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            try:
+                connection = sqlite3.connect(self.database_path, timeout=WRITE_WAIT_SECONDS, isolation_level=None)
+                connection.execute("PRAGMA journal_mode = WAL")
+                connection.execute("PRAGMA synchronous = NORMAL")
+                connection.execute("PRAGMA foreign_keys = ON")
+            except sqlite3.DatabaseError as error:
+                raise CorruptLibrary(
+                    f"{str(self.database_path)!r} is not a readable database ({error}); restore it from a backup "
+                    "or move the folder away and add your articles again"
+                ) from error
+            self._local.connection = connection
+            with self._connections_lock:
+                self._connections.append(connection)
+        return connection
+
+    def close(self) -> None:
+        with self._connections_lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the library's write lock (this process and others) for a run of transactions."""
+        from filelock import FileLock, Timeout
+
+        with self._write_lock:
+            lock = FileLock(self.folder / LOCK_NAME)
+            try:
+                lock.acquire(timeout=WRITE_WAIT_SECONDS)
+            except Timeout as error:
+                raise LibraryBusy(
+                    f"another quotebot process has been writing to {str(self.folder)!r} for over "
+                    f"{WRITE_WAIT_SECONDS:.0f} s; wait for it to finish and try again"
+                ) from error
+            try:
+                yield
+            finally:
+                lock.release()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write that bumps the generation; call inside `writing()`."""
+        connection = self.connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+            connection.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    def generation(self) -> int:
+        row = self.connection().execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0])
+
+    def find(self, *, source: str, content_hash: str) -> tuple[str | None, str | None]:
+        """(id of an article with this exact text, id of the article from this source)."""
+        connection = self.connection()
+        same_text = connection.execute(
+            "SELECT id FROM articles WHERE content_hash = ? LIMIT 1", (content_hash,)
+        ).fetchone()
+        same_source = connection.execute("SELECT id FROM articles WHERE source = ?", (source,)).fetchone()
+        return (same_text[0] if same_text else None, same_source[0] if same_source else None)
+
+    def insert_article(self, connection: sqlite3.Connection, article: Article, chunks: Sequence[NewChunk]) -> list[int]:
+        connection.execute(
+            "INSERT INTO articles(id, source, title, url, date, text, content_hash, added_at) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                article.id,
+                article.source,
+                article.title,
+                article.url,
+                article.date,
+                article.text,
+                article.content_hash,
+                article.added_at,
+            ),
+        )
+        chunk_ids = []
+        sentence_position = 0
+        for position, chunk in enumerate(chunks):
+            cursor = connection.execute(
+                "INSERT INTO chunks(article_id, position, start, stop, vector) VALUES (?,?,?,?,?)",
+                (article.id, position, chunk.start, chunk.stop, _blob(chunk.vector)),
+            )
+            chunk_id = cursor.lastrowid
+            assert chunk_id is not None
+            chunk_ids.append(chunk_id)
+            connection.execute("INSERT INTO chunk_text(rowid, text) VALUES (?, ?)", (chunk_id, chunk.text))
+            rows = []
+            for start, stop, vector in chunk.sentences:
+                rows.append((chunk_id, article.id, sentence_position, start, stop, _blob(vector.astype(np.float16))))
+                sentence_position += 1
+            connection.executemany(
+                "INSERT INTO sentences(chunk_id, article_id, position, start, stop, vector) VALUES (?,?,?,?,?,?)",
+                rows,
+            )
+        return chunk_ids
+
+    def delete_article(self, connection: sqlite3.Connection, article_id: str) -> list[int]:
+        chunk_ids = [row[0] for row in connection.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))]
+        connection.executemany("DELETE FROM chunk_text WHERE rowid = ?", [(chunk_id,) for chunk_id in chunk_ids])
+        connection.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
+        connection.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+        connection.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+        return chunk_ids
+
+    def article(self, article_id: str) -> Article:
+        row = (
+            self.connection()
+            .execute(
+                "SELECT id, text, source, title, url, date, content_hash, added_at FROM articles WHERE id = ?",
+                (article_id,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            raise ArticleNotFound(f"no article has id {article_id!r}; `quotebot sources` lists the ids")
+        keys = ("id", "text", "source", "title", "url", "date", "content_hash", "added_at")
+        return Article(**dict(zip(keys, row, strict=True)))
+
+    def article_ids(self) -> set[str]:
+        return {row[0] for row in self.connection().execute("SELECT id FROM articles")}
+
+    def summaries(self) -> list[ArticleSummary]:
+        rows = self.connection().execute(
+            "SELECT a.id, a.title, a.source, a.url, a.date, length(a.text),"
+            " (SELECT count(*) FROM chunks c WHERE c.article_id = a.id)"
+            " FROM articles a ORDER BY a.added_at, a.title"
+        )
+        return [
+            ArticleSummary(
+                id=row[0],
+                title=row[1],
+                source=row[2],
+                url=row[3],
+                date=row[4],
+                characters=row[5],
+                chunks=row[6],
+            )
+            for row in rows
+        ]
+
+    def counts(self) -> tuple[int, int, int]:
+        connection = self.connection()
+        return tuple(
+            connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("articles", "chunks", "sentences")
+        )
+
+    def all_chunk_vectors(self) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        rows = self.connection().execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
+        ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32)
+        return ids, vectors.reshape(len(rows), self.manifest.dimension)
+
+    def chunk_vectors(self, chunk_ids: Sequence[int]) -> dict[int, NDArray[np.float32]]:
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self.connection().execute(f"SELECT id, vector FROM chunks WHERE id IN ({marks})", list(chunk_ids))
+        return {row[0]: np.frombuffer(row[1], dtype=np.float32) for row in rows}
+
+    def lexical(self, terms: Sequence[str], *, limit: int) -> list[tuple[int, float]]:
+        """Chunks by FTS5 BM25 for any of `terms`; scores are positive, higher is better."""
+        if not terms:
+            return []
+        query = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+        rows = self.connection().execute(
+            "SELECT rowid, -bm25(chunk_text) FROM chunk_text WHERE chunk_text MATCH ?"
+            " ORDER BY bm25(chunk_text) LIMIT ?",
+            (query, limit),
+        )
+        return [(row[0], float(row[1])) for row in rows]
+
+    def document_frequencies(self, stems: Iterable[str]) -> tuple[dict[str, int], int]:
+        """How many chunks hold each stemmed term, and the number of chunks."""
+        stems = list(set(stems))
+        connection = self.connection()
+        total = connection.execute("SELECT count(*) FROM chunk_text").fetchone()[0]
+        if not stems:
+            return {}, total
+        marks = ",".join("?" * len(stems))
+        rows = connection.execute(f"SELECT term, doc FROM chunk_terms WHERE term IN ({marks})", stems)
+        return {row[0]: int(row[1]) for row in rows}, int(total)
+
+    def sentences_of_chunks(self, chunk_ids: Sequence[int]) -> list[CandidateSentence]:
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self.connection().execute(
+            "SELECT s.id, s.chunk_id, s.article_id, s.position, s.start, s.stop,"
+            " substr(a.text, s.start + 1, s.stop - s.start), s.vector"
+            f" FROM sentences s JOIN articles a ON a.id = s.article_id WHERE s.chunk_id IN ({marks})",
+            list(chunk_ids),
+        )
+        return [
+            CandidateSentence(
+                id=row[0],
+                chunk_id=row[1],
+                article_id=row[2],
+                position=row[3],
+                start=row[4],
+                stop=row[5],
+                text=row[6],
+                vector=np.frombuffer(row[7], dtype=np.float16).astype(np.float32),
+            )
+            for row in rows
+        ]
+
+    def sentence_spans(self, article_id: str) -> list[tuple[int, int]]:
+        rows = self.connection().execute(
+            "SELECT start, stop FROM sentences WHERE article_id = ? ORDER BY position", (article_id,)
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    def article_headers(self, article_ids: Iterable[str]) -> dict[str, tuple[str, str, str | None]]:
+        """(title, source, url) of each article."""
+        ids = list(set(article_ids))
+        marks = ",".join("?" * len(ids))
+        rows = self.connection().execute(f"SELECT id, title, source, url FROM articles WHERE id IN ({marks})", ids)
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+    def database_bytes(self) -> int:
+        return sum(
+            path.stat().st_size
+            for path in (self.database_path, self.folder / (DATABASE_NAME + "-wal"))
+            if path.exists()
+        )
+
+
+def _write_manifest(folder: Path, manifest: Manifest) -> None:
+    temporary = folder / (MANIFEST_NAME + ".tmp")
+    temporary.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    temporary.replace(folder / MANIFEST_NAME)
+
+
+def _blob(vector: NDArray[np.generic]) -> bytes:
+    return np.ascontiguousarray(vector).tobytes()
+
+
+def _open_folder(folder: Path, *, embedder: str, dimension: int) -> Manifest | None:
+    """The folder's manifest, or None for a new library; refuses anything that is not a library of ours."""
+    manifest_path = folder / MANIFEST_NAME
+    if folder.exists() and not folder.is_dir():
+        raise NotALibrary(f"{str(folder)!r} is a file, not a library folder; choose a folder with --library")
+    if not manifest_path.exists():
+        # A folder holding only our own files is a library whose creation was interrupted.
+        if folder.exists() and any(path.name not in _OWN_FILES for path in folder.iterdir()):
+            raise NotALibrary(
+                f"{str(folder)!r} holds other files and is not a quotebot library; "
+                "choose a new or empty folder with --library (nothing there was changed)"
+            )
+        folder.mkdir(parents=True, exist_ok=True)
+        return None
+    try:
+        manifest = Manifest.model_validate(json.loads(manifest_path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValidationError) as error:
+        raise NotALibrary(
+            f"{str(manifest_path)!r} is not a quotebot manifest; choose another folder with --library "
+            "(nothing there was changed)"
+        ) from error
+    if manifest.format != FORMAT or manifest.version > FORMAT_VERSION:
+        raise NotALibrary(
+            f"{str(folder)!r} holds format {manifest.format!r} version {manifest.version}; "
+            "this quotebot reads version 1: upgrade quotebot or choose another folder"
+        )
+    if manifest.embedder != embedder or manifest.dimension != dimension:
+        raise EmbedderMismatch(
+            f"{str(folder)!r} was built with embedder {manifest.embedder!r}, not {embedder!r}; "
+            "open it with the same embedder or build a new library in another folder"
+        )
+    if not (folder / DATABASE_NAME).exists():
+        raise CorruptLibrary(
+            f"{str(folder)!r} has a manifest but no {DATABASE_NAME}; restore it from a backup "
+            "or move the folder away and add your articles again"
+        )
+    return manifest
