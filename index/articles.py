@@ -6,10 +6,12 @@ encoding is decoded by charset-normalizer. Nothing here strips or rewrites text 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
 MAX_SOURCE_BYTES = 200 * 1024 * 1024
+_CHAOS_TOLERANCE = 15.0
 _URL = re.compile(r"^https?://", re.IGNORECASE)
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
@@ -30,27 +33,47 @@ def is_url(item: str) -> bool:
     return bool(_URL.match(item))
 
 
-def read_sources(items: Iterable[str]) -> Iterator[Document]:
-    """Documents from paths (files or folders, recursively) and http(s) URLs, in the order given."""
+def read_sources(items: Iterable[str], *, errors: list[SourceError] | None = None) -> Iterator[Document]:
+    """Documents from paths (files or folders, recursively) and http(s) URLs, in the order given.
+
+    Without `errors` the first unreadable source raises; with it, each one's error is appended and reading
+    goes on with the next file.
+    """
     for item in items:
-        if is_url(item):
-            yield from _read_url(item)
-            continue
-        path = Path(item).expanduser()
-        if not path.exists():
+        for reader in _readers(item):
+            try:
+                documents = reader()
+            except SourceError as error:
+                if errors is None:
+                    raise
+                errors.append(error)
+                continue
+            yield from documents
+
+
+def _readers(item: str) -> Iterator[Callable[[], list[Document]]]:
+    if is_url(item):
+        yield lambda: _read_url(item)
+        return
+    path = Path(item).expanduser()
+    if not path.exists():
+
+        def missing() -> list[Document]:
             raise SourceError(f"{item!r} does not exist; give a file, a folder or an http(s) URL")
-        if path.is_dir():
-            files = sorted(
-                candidate
-                for candidate in path.rglob("*")
-                if candidate.is_file()
-                and candidate.suffix.lower() in SUFFIXES
-                and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
-            )
-            for file in files:
-                yield from _read_file(file)
-        else:
-            yield from _read_file(path)
+
+        yield missing
+    elif path.is_dir():
+        files = sorted(
+            candidate
+            for candidate in path.rglob("*")
+            if candidate.is_file()
+            and candidate.suffix.lower() in SUFFIXES
+            and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
+        )
+        for file in files:
+            yield functools.partial(_read_file, file)
+    else:
+        yield lambda: _read_file(path)
 
 
 def _read_file(path: Path) -> list[Document]:
@@ -126,9 +149,15 @@ def decode(data: bytes, *, name: str) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    if best is None:
+    matches = list(from_bytes(data))
+    if not matches:
         raise SourceError(f"{name!r} is not text in any encoding we recognise; save it as UTF-8 and add it again")
+    best = matches[0]
+    # On short texts charset-normalizer cannot tell the Western code pages apart (cp1257 for French, say);
+    # when cp1252, by far the most common legacy encoding, is among its plausible answers, take it.
+    for match in matches:
+        if match.encoding == "cp1252" and match.percent_chaos <= best.percent_chaos + _CHAOS_TOLERANCE:
+            return str(match)
     return str(best)
 
 
@@ -160,10 +189,44 @@ def _from_html(html: str, *, source: str, name: str) -> Document:
     text = data.get("text") or ""
     if not text.strip():
         # Broken or unusual markup: fall back to all visible text rather than nothing.
-        text = trafilatura.html2txt(html) or ""
+        text = trafilatura.html2txt(html) or _visible_text(html)
     title = data.get("title") or _text_title(text, name=name, markdown=False)
     url = data.get("url") or (source if is_url(source) else None)
     return Document(text=text, source=source, title=str(title)[:200], url=url, date=data.get("date"))
+
+
+class _TextCollector(HTMLParser):
+    """The last resort for markup so broken that trafilatura and lxml find no body: every text node."""
+
+    _SKIPPED = frozenset({"script", "style", "noscript", "template"})
+    _BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIPPED:
+            self._skipping += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIPPED and self._skipping:
+            self._skipping -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def _visible_text(html: str) -> str:
+    collector = _TextCollector()
+    collector.feed(html)
+    collector.close()
+    lines = (" ".join(line.split()) for line in "".join(collector.parts).splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 def _from_records(text: str, *, source: str, name: str, lines: bool) -> list[Document]:

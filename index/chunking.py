@@ -7,6 +7,7 @@ split on them first and segment each line on its own.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -33,19 +34,18 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         if not line_text.strip():
             continue
         _, offsets = blingfire.text_to_sentences_and_offsets(line_text)
-        pieces: list[tuple[int, int]] = []
-        for begin, finish in offsets:
+        # Only the segmenter's boundaries are used: each sentence runs to the next boundary, so no character
+        # is lost even where the segmenter skips some (it drops control characters).
+        boundaries = [0]
+        for begin, _ in offsets[1:]:
+            previous = line_text[boundaries[-1] : begin].strip()
+            if begin > boundaries[-1] and previous and not _NO_BREAK_AFTER.search(previous):
+                boundaries.append(begin)
+        boundaries.append(len(line_text))
+        for begin, finish in itertools.pairwise(boundaries):
             begin, finish = _trim(line_text, begin, finish)
-            if begin >= finish:
-                continue
-            if pieces and _NO_BREAK_AFTER.search(line_text[pieces[-1][0] : pieces[-1][1]]):
-                pieces[-1] = (pieces[-1][0], finish)
-            else:
-                pieces.append((begin, finish))
-        if not pieces:
-            begin, finish = _trim(line_text, 0, len(line_text))
-            pieces.append((begin, finish))
-        spans.extend((line.start() + begin, line.start() + finish) for begin, finish in pieces)
+            if begin < finish:
+                spans.append((line.start() + begin, line.start() + finish))
     return spans
 
 

@@ -230,6 +230,7 @@ class Library:
             embedder=self._embedder.name,
             dimension=self._embedder.dimension,
             index_type=self._vectors.index_type,
+            vectors=len(self._vectors),
             database_bytes=self._store.database_bytes(),
             index_bytes=self._vectors.nbytes(self._store.folder),
         )
@@ -255,7 +256,7 @@ class Library:
         candidates = self._store.sentences_of_chunks([hit.chunk_id for hit in hits])
         frequencies, documents = self._store.document_frequencies(terms)
         idfs = {term: lexical.idf(frequencies.get(term, 0), documents) for term in terms}
-        return rank_sentences(query, terms, candidates, hits, idfs, self.scoring)
+        return rank_sentences(query, terms, candidates, hits, idfs, self.scoring, question=cleaned)
 
     def _quote(self, question: str, item: ScoredSentence) -> Quote:
         sentence = item.sentence

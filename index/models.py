@@ -136,5 +136,6 @@ class LibraryStats(_Frozen):
     embedder: str
     dimension: int
     index_type: str
+    vectors: int
     database_bytes: int
     index_bytes: int

@@ -1,0 +1,296 @@
+"""`quotebot`: add articles, ask them questions, and run the REPL or the Telegram bot.
+
+Engine errors arrive here typed and leave as one line on stderr with a non-zero exit code; no traceback
+reaches a user (set QUOTEBOT_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from index.library import Library
+
+__all__ = ["app", "main", "open_library", "seeds_path"]
+
+app = typer.Typer(
+    name="quotebot",
+    help=(
+        "Answer questions about your articles by quoting their exact sentences.\n\n"
+        'Start with:  quotebot ask "Which country hasn\'t approved Sweden?"  (the first run indexes the bundled '
+        "demo articles), then add your own with  quotebot add FILE_OR_FOLDER_OR_URL."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+output = Console(highlight=False, soft_wrap=True)
+messages = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def seeds_path() -> Path:
+    """The bundled demo articles: `seeds/` beside the packages (QUOTEBOT_SEEDS overrides)."""
+    configured = os.environ.get("QUOTEBOT_SEEDS")
+    return Path(configured) if configured else Path(__file__).resolve().parent.parent / "seeds"
+
+
+LibraryOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--library",
+        "-l",
+        envvar="QUOTEBOT_LIBRARY",
+        help="Library folder. Default: your user data folder (see `quotebot sources --stats`).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
+
+
+_root_library: dict[str, Path | None] = {"path": None}
+
+
+@app.callback()
+def _root(library: LibraryOption = None) -> None:
+    # `quotebot --library DIR ask ...` and `quotebot ask --library DIR ...` both work.
+    _root_library["path"] = library
+
+
+def open_library(path: Path | None, *, seed: bool) -> Library:
+    """Open (or create) the library; a new one gets the bundled seeds when `seed`, and says so on stderr."""
+    from bot.config import default_library_path
+    from index.library import Library
+
+    folder = (path or _root_library["path"] or default_library_path()).expanduser()
+    new = not Library.exists(folder) and (not folder.exists() or not any(folder.iterdir()))
+    seeds = seeds_path() if seed else None
+    if new:
+        if seeds is not None and seeds.exists():
+            messages.print(f"Creating a new library in {folder} with the bundled articles from {seeds} …")
+        else:
+            messages.print(f"Creating a new, empty library in {folder}.")
+    return Library.open(folder, seeds=seeds)
+
+
+@app.command()
+def add(
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files (.txt .md .html .htm .json .jsonl), folders (searched recursively) or http(s) URLs.",
+            show_default=False,
+        ),
+    ],
+    library: LibraryOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Add articles. The same text again changes nothing; changed text from the same source replaces it.
+
+    Examples:  quotebot add notes.md reports/   ·   quotebot add https://example.org/story.html
+    ·   quotebot add articles.jsonl  (one JSON object a line with "text" and optional "title", "url", "date")
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from index.articles import read_sources
+    from index.errors import SourceError
+
+    errors: list[SourceError] = []
+    with open_library(library, seed=False) as opened:
+        documents = read_sources(sources, errors=errors)
+        show_progress = not json_output and messages.is_terminal
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("Adding articles"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=messages,
+            transient=True,
+            disable=not show_progress,
+        ) as progress:
+            task = progress.add_task("add", total=None)
+            report = opened.add(documents, progress=lambda done: progress.advance(task, done))
+    for error in errors:
+        messages.print(f"[red]error:[/red] {error}")
+    if json_output:
+        print(json.dumps({**report.model_dump(), "errors": [str(error) for error in errors]}, indent=2))
+    else:
+        output.print(
+            f"Added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)} "
+            f"article(s); {report.chunks} new chunk(s)."
+        )
+    if errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question, in quotes.", show_default=False)],
+    k: Annotated[int, typer.Option("-k", "--quotes", min=1, max=50, help="How many quotes to show.")] = 3,
+    library: LibraryOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Answer a question with the exact sentences of your articles, best first, or say it is not found.
+
+    Example:  quotebot ask "Which country hasn't approved Sweden?" -k 5
+    """
+    from bot.formatting import answer_to_rich, answer_to_text
+
+    with open_library(library, seed=True) as opened:
+        answer = opened.ask(question, k=k)
+    if json_output:
+        print(answer.model_dump_json(indent=2))
+    elif output.is_terminal:
+        output.print(answer_to_rich(answer))
+    else:
+        print(answer_to_text(answer))
+
+
+@app.command()
+def repl(library: LibraryOption = None) -> None:
+    """An interactive session: type questions; /more, /add PATH, /sources, /help, /quit."""
+    from bot.repl import run_repl
+
+    with open_library(library, seed=True) as opened:
+        run_repl(opened)
+
+
+@app.command()
+def sources(
+    library: LibraryOption = None,
+    json_output: JsonOption = False,
+    stats: Annotated[bool, typer.Option("--stats", help="Show the library's size, index type and place.")] = False,
+) -> None:
+    """List the articles in the library (id, title, date, chunks, source)."""
+    from rich.table import Table
+
+    with open_library(library, seed=False) as opened:
+        summaries = opened.articles()
+        statistics = opened.stats() if stats else None
+    if json_output:
+        payload: Any = [summary.model_dump() for summary in summaries]
+        if statistics is not None:
+            payload = {"stats": statistics.model_dump(), "articles": payload}
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    if statistics is not None:
+        for name, value in statistics.model_dump().items():
+            output.print(f"{name.replace('_', ' ')}: {value}")
+        output.print()
+    if not summaries:
+        output.print("The library is empty. Add articles with: quotebot add FILE_OR_FOLDER_OR_URL")
+        return
+    table = Table("id", "title", "date", "chunks", "source", show_lines=False)
+    for summary in summaries:
+        table.add_row(summary.id, summary.title, summary.date or "", str(summary.chunks), summary.source)
+    output.print(table)
+
+
+@app.command()
+def show(
+    article_id: Annotated[str, typer.Argument(metavar="ID", help="An id from `quotebot sources`.")],
+    library: LibraryOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Print one article with its stored text."""
+    with open_library(library, seed=False) as opened:
+        article = opened.article(article_id)
+    if json_output:
+        print(article.model_dump_json(indent=2))
+        return
+    output.print(f"[bold]{_markup_escape(article.title)}[/bold]")
+    details = [article.source, article.date or "", f"id {article.id}"]
+    output.print(_markup_escape(" · ".join(detail for detail in details if detail)), style="dim")
+    output.print()
+    output.print(article.text, markup=False)
+
+
+@app.command()
+def remove(
+    article_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Ids from `quotebot sources`.")],
+    library: LibraryOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Remove articles completely: text, chunks and vectors."""
+    with open_library(library, seed=False) as opened:
+        removed = opened.remove(article_ids)
+    if json_output:
+        print(json.dumps({"removed": removed}))
+    else:
+        output.print(f"Removed {len(removed)} article(s).")
+
+
+@app.command()
+def telegram(
+    library: LibraryOption = None,
+    webhook: Annotated[
+        str | None, typer.Option(help="Public https URL for a webhook instead of long polling.", show_default=False)
+    ] = None,
+    listen: Annotated[str, typer.Option(help="Address the webhook server listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port the webhook server listens on.")] = 8443,
+) -> None:
+    """Run the Telegram bot (token in QUOTEBOT_TELEGRAM_TOKEN or .env; see the README's Telegram section)."""
+    from bot.config import load_settings
+    from bot.telegram import run_telegram
+
+    settings = load_settings()
+    # A bad token is reported before the model loads or anything touches the network.
+    settings.telegram_token_value()
+    folder = library or settings.library
+    with open_library(folder, seed=True) as opened:
+        run_telegram(settings, opened, webhook_url=webhook, listen=listen, port=port)
+
+
+def _markup_escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _configure_logging() -> None:
+    level = logging.DEBUG if os.environ.get("QUOTEBOT_DEBUG") else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "sentence_transformers", "transformers", "faiss"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def main() -> None:
+    """Console entry point: runs the app and turns every error into one line on stderr."""
+    from index.errors import InvalidQuestion, QuotebotError
+
+    _configure_logging()
+    debug = bool(os.environ.get("QUOTEBOT_DEBUG"))
+    try:
+        app(prog_name="quotebot")
+    except InvalidQuestion as error:
+        messages.print(f"[red]error:[/red] {_markup_escape(str(error))}")
+        sys.exit(2)
+    except QuotebotError as error:
+        messages.print(f"[red]error:[/red] {_markup_escape(str(error))}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        messages.print("Interrupted; everything added before this point is saved.")
+        sys.exit(130)
+    except Exception as error:
+        if debug:
+            raise
+        from bot.config import ConfigError
+
+        if isinstance(error, ConfigError):
+            messages.print(f"[red]error:[/red] {_markup_escape(str(error))}")
+            sys.exit(1)
+        messages.print(
+            f"[red]error:[/red] unexpected {type(error).__name__}: {_markup_escape(str(error))}; "
+            "rerun with QUOTEBOT_DEBUG=1 to see where, and report it"
+        )
+        sys.exit(2)

@@ -1,0 +1,168 @@
+"""The interactive loop: questions in, quotes out, with a few slash commands.
+
+prompt_toolkit gives line editing and history kept across sessions; rich draws the answers. When standard
+input is not a terminal (a pipe, a test), lines are read plainly, so the same loop serves scripts.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bot.formatting import answer_to_rich
+from index.articles import read_sources
+from index.errors import QuotebotError, SourceError
+from index.library import Library
+from index.models import Answer
+
+__all__ = ["HELP", "Session", "run_repl"]
+
+logger = logging.getLogger(__name__)
+
+PAGE = 3
+# One question's quotes are fetched once and paged through with /more.
+FETCHED = 15
+
+HELP = """\
+Type a question and press Enter; quotebot answers with the exact sentences of your articles.
+  /more          the next quotes for the last question
+  /add PATH|URL  add a file, a folder or a web page
+  /sources       list the articles
+  /help          this help
+  /quit          leave (Ctrl-D works too; Ctrl-C clears the line)"""
+
+
+@dataclass
+class Session:
+    """What one REPL remembers between lines."""
+
+    library: Library
+    console: Console
+    last: Answer | None = None
+    shown: int = 0
+    done: bool = False
+
+    def handle(self, line: str) -> None:
+        """Act on one line; every error becomes a message and the loop goes on."""
+        text = line.strip()
+        if not text:
+            return
+        try:
+            if text.startswith("/"):
+                name, _, argument = text.partition(" ")
+                command = COMMANDS.get(name.lower())
+                if command is None:
+                    self.console.print(f"Unknown command {escape(name)}; type /help for the list.")
+                    return
+                command(self, argument.strip())
+            else:
+                self.ask(text)
+        except QuotebotError as error:
+            self.console.print(f"[red]error:[/red] {escape(str(error))}")
+        except Exception as error:
+            # The REPL outlives any one bad line; the traceback goes to the log, not the screen.
+            logger.exception("the REPL could not handle %r", text[:200])
+            self.console.print(f"[red]error:[/red] unexpected {type(error).__name__}: {escape(str(error))}")
+
+    def ask(self, question: str) -> None:
+        self.last = self.library.ask(question, k=FETCHED)
+        self.shown = 0
+        self.more("")
+
+    def more(self, _: str) -> None:
+        if self.last is None:
+            self.console.print("Ask a question first; /more then shows its next quotes.")
+            return
+        if self.last.found and self.shown >= len(self.last.quotes):
+            self.console.print("No more quotes for this question.")
+            return
+        self.console.print(answer_to_rich(self.last, first=self.shown, count=PAGE))
+        self.shown += PAGE
+        if self.last.found and self.shown < len(self.last.quotes):
+            self.console.print("[dim](/more for the next quotes)[/dim]")
+
+    def add(self, argument: str) -> None:
+        if not argument:
+            self.console.print("Give a path or URL: /add notes.md")
+            return
+        errors: list[SourceError] = []
+        with self.console.status("Adding …"):
+            report = self.library.add(read_sources([argument], errors=errors))
+        for error in errors:
+            self.console.print(f"[red]error:[/red] {escape(str(error))}")
+        self.console.print(
+            f"Added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)}."
+        )
+
+    def sources(self, _: str) -> None:
+        summaries = self.library.articles()
+        if not summaries:
+            self.console.print("The library is empty; /add a file, folder or URL.")
+            return
+        table = Table("id", "title", "chunks")
+        for summary in summaries:
+            table.add_row(summary.id, escape(summary.title), str(summary.chunks))
+        self.console.print(table)
+
+    def help(self, _: str) -> None:
+        self.console.print(HELP, markup=False)
+
+    def quit(self, _: str) -> None:
+        self.done = True
+
+
+COMMANDS: dict[str, Callable[[Session, str], None]] = {
+    "/more": Session.more,
+    "/add": Session.add,
+    "/sources": Session.sources,
+    "/help": Session.help,
+    "/quit": Session.quit,
+    "/exit": Session.quit,
+}
+
+
+def _terminal_lines(history: Path) -> Iterator[str | None]:
+    """Lines typed at a prompt; None for Ctrl-C (clear the line), stops at Ctrl-D."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+    from prompt_toolkit.history import FileHistory
+
+    history.parent.mkdir(parents=True, exist_ok=True)
+    prompt: PromptSession[str] = PromptSession(history=FileHistory(str(history)), auto_suggest=AutoSuggestFromHistory())
+    while True:
+        try:
+            yield prompt.prompt("quotebot> ")
+        except KeyboardInterrupt:
+            yield None
+        except EOFError:
+            return
+
+
+def _piped_lines() -> Iterator[str | None]:
+    yield from sys.stdin
+
+
+def run_repl(library: Library, *, console: Console | None = None, history: Path | None = None) -> None:
+    """Run the loop until /quit or end of input."""
+    import platformdirs
+
+    console = console or Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+    session = Session(library, console)
+    interactive = sys.stdin.isatty() and console.is_terminal
+    if interactive:
+        console.print(f"quotebot: {len(library.articles())} article(s) in {library.path}. /help for commands.")
+        lines = _terminal_lines(history or platformdirs.user_data_path("quotebot") / "history")
+    else:
+        lines = _piped_lines()
+    for line in lines:
+        if line is not None:
+            session.handle(line)
+        if session.done:
+            break

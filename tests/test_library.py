@@ -1,0 +1,183 @@
+"""The Library facade end to end on the real model, FAISS and SQLite, plus storage tests on the hashing embedder."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import HUNGARY_SENTENCE, SEEDS, SWEDEN_QUESTION
+
+from index.articles import read_sources
+from index.embedding import HashingEmbedder
+from index.errors import ArticleNotFound, CorruptLibrary, EmbedderMismatch, InvalidQuestion, NotALibrary
+from index.library import Library
+from index.models import Answer, Document
+
+
+def assert_exact(library: Library, answer: Answer) -> None:
+    for quote in answer.quotes:
+        text = library.article(quote.article_id).text
+        assert text[quote.start : quote.end] == quote.text
+        if quote.answer is not None:
+            assert text[quote.answer.start : quote.answer.end] == quote.answer.text
+
+
+@pytest.mark.slow
+def test_sweden_question_quotes_the_hungary_sentence_with_hungary_marked(corpus_library: Library) -> None:
+    answer = corpus_library.ask(SWEDEN_QUESTION)
+    assert answer.found
+    first = answer.quotes[0]
+    assert first.text == HUNGARY_SENTENCE
+    assert first.title == "China offers support to Hungary as NATO expands"
+    assert first.answer is not None and first.answer.text == "Hungary"
+    assert_exact(corpus_library, answer)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "sentence_start", "short_answer"),
+    [
+        ("When did coffee arrive in Venice?", "Coffee arrived in Venice in 1615", "1615"),
+        ("Where did the first coffeehouse in England open?", "The first coffeehouse in England opened", "Oxford"),
+        ("Who described the eruption of Vesuvius?", "The eruption was described by Pliny", "Pliny the Younger"),
+        ("Where is the Café Müller?", "The Café Müller in Zürich", "Zürich"),
+        ("Which river flows into the North Sea?", "The Rhine rises in the Swiss Alps", None),
+        ("When were the remaining stones of the lighthouse used for the Citadel?", "Its remaining stones", "1480"),
+        ("Who visited the U.S. Patent Office?", "Dr. Ada Lovelace visited the U.S. Patent Office", None),
+    ],
+)
+def test_corpus_questions_quote_the_right_sentence(
+    corpus_library: Library, question: str, sentence_start: str, short_answer: str | None
+) -> None:
+    answer = corpus_library.ask(question, k=3)
+    assert answer.found
+    assert any(quote.text.startswith(sentence_start) for quote in answer.quotes), answer.quotes
+    assert answer.quotes[0].text.startswith(sentence_start) or sentence_start in answer.quotes[0].text
+    if short_answer is not None:
+        assert answer.quotes[0].answer is not None and answer.quotes[0].answer.text == short_answer
+    assert_exact(corpus_library, answer)
+
+
+@pytest.mark.slow
+def test_unrelated_question_is_not_found(corpus_library: Library) -> None:
+    answer = corpus_library.ask("How many moons does Neptune have?")
+    assert not answer.found and answer.quotes == []
+
+
+@pytest.mark.slow
+def test_context_is_a_wider_verbatim_slice_around_the_quote(corpus_library: Library) -> None:
+    quote = corpus_library.ask(SWEDEN_QUESTION).quotes[0]
+    context = corpus_library.context(quote)
+    text = corpus_library.article(quote.article_id).text
+    assert context.start <= quote.start and quote.end <= context.end
+    assert context.end - context.start > quote.end - quote.start
+    assert text[context.start : context.end] == context.text
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t ", "?!", "x" * 100_000])
+def test_bad_questions_are_refused_with_one_line(hashing_library: Library, question: str) -> None:
+    with pytest.raises(InvalidQuestion) as raised:
+        hashing_library.ask(question)
+    assert "\n" not in str(raised.value)
+
+
+def test_empty_library_answers_not_found(hashing_library: Library) -> None:
+    assert hashing_library.ask("Anything at all?") == Answer(question="Anything at all?", found=False, quotes=[])
+
+
+def test_add_is_idempotent_and_changed_text_replaces_the_old_version(tmp_path: Path) -> None:
+    article = tmp_path / "article.txt"
+    article.write_text("The old harbour opened in 1901. Ships came from Lisbon.", encoding="utf-8")
+    with Library.open(tmp_path / "library", embedder=HashingEmbedder()) as library:
+        first = library.add(read_sources([str(article)]))
+        assert len(first.added) == 1
+        again = library.add(read_sources([str(article)]))
+        assert again.added == [] and again.unchanged == first.added
+        article.write_text("The new harbour opened in 2001. Ships came from Oslo.", encoding="utf-8")
+        changed = library.add(read_sources([str(article)]))
+        assert changed.replaced == first.added
+        [summary] = library.articles()
+        assert library.article(summary.id).text.startswith("The new harbour")
+        assert library.stats().chunks == summary.chunks
+        for quote in library.ask("When did the harbour open?", k=10).quotes:
+            assert "old harbour" not in quote.text and "Lisbon" not in quote.text
+        assert _faiss_count(library) == library.stats().chunks
+
+
+def test_same_text_from_two_sources_is_stored_once(hashing_library: Library) -> None:
+    report = hashing_library.add([Document(text="Same words.", source="a"), Document(text="Same words.", source="b")])
+    assert len(report.added) == 1 and report.unchanged == report.added
+
+
+def test_remove_deletes_everything(hashing_library: Library) -> None:
+    report = hashing_library.add(read_sources([str(SEEDS)]))
+    [article_id] = report.added
+    assert hashing_library.remove([article_id]) == [article_id]
+    assert hashing_library.articles() == []
+    stats = hashing_library.stats()
+    assert (stats.articles, stats.chunks, stats.sentences) == (0, 0, 0)
+    assert _faiss_count(hashing_library) == 0
+    with pytest.raises(ArticleNotFound):
+        hashing_library.remove([article_id])
+
+
+def test_reopening_answers_the_same_and_a_stale_index_is_rebuilt(tmp_path: Path) -> None:
+    folder = tmp_path / "library"
+    with Library.open(folder, seeds=SEEDS, embedder=HashingEmbedder()) as library:
+        before = library.ask(SWEDEN_QUESTION, k=5)
+    with Library.open(folder, embedder=HashingEmbedder()) as library:
+        assert library.ask(SWEDEN_QUESTION, k=5) == before
+    (folder / "vectors.json").unlink()
+    (folder / "vectors.faiss").write_bytes(b"garbage")
+    with Library.open(folder, embedder=HashingEmbedder()) as library:
+        assert library.ask(SWEDEN_QUESTION, k=5) == before
+
+
+def test_a_folder_that_is_not_a_library_is_left_untouched(tmp_path: Path) -> None:
+    (tmp_path / "thesis.docx").write_bytes(b"precious")
+    with pytest.raises(NotALibrary, match="not a quotebot library"):
+        Library.open(tmp_path, embedder=HashingEmbedder())
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["thesis.docx"]
+
+
+def test_a_foreign_manifest_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "quotebot.json").write_text('{"something": "else"}', encoding="utf-8")
+    with pytest.raises(NotALibrary):
+        Library.open(tmp_path, embedder=HashingEmbedder())
+
+
+def test_a_corrupt_database_is_a_clear_error(tmp_path: Path) -> None:
+    folder = tmp_path / "library"
+    Library.open(folder, embedder=HashingEmbedder()).close()
+    (folder / "library.sqlite3").write_bytes(b"this is not a database" * 100)
+    for leftover in ("library.sqlite3-wal", "library.sqlite3-shm"):
+        (folder / leftover).unlink(missing_ok=True)
+    with pytest.raises(CorruptLibrary, match="not a readable database"):
+        Library.open(folder, embedder=HashingEmbedder())
+
+
+def test_another_embedder_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "library"
+    Library.open(folder, embedder=HashingEmbedder(64)).close()
+    with pytest.raises(EmbedderMismatch, match="hashing-64"):
+        Library.open(folder, embedder=HashingEmbedder(32))
+
+
+def test_unknown_article_id(hashing_library: Library) -> None:
+    with pytest.raises(ArticleNotFound, match="sources"):
+        hashing_library.article("nope")
+
+
+def _faiss_count(library: Library) -> int:
+    import faiss
+
+    index = faiss.read_index(str(library.path / "vectors.faiss"))
+    database = sqlite3.connect(library.path / "library.sqlite3")
+    try:
+        generation = int(database.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+    finally:
+        database.close()
+    stamp = (library.path / "vectors.json").read_text(encoding="utf-8")
+    assert f'"generation":{generation}' in stamp
+    return int(index.ntotal)
