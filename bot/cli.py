@@ -266,6 +266,7 @@ def _configure_logging() -> None:
 
 def main() -> None:
     """Console entry point: runs the app and turns every error into one line on stderr."""
+    from bot.config import ConfigError
     from index.errors import InvalidQuestion, QuotebotError
 
     _configure_logging()
@@ -275,7 +276,7 @@ def main() -> None:
     except InvalidQuestion as error:
         messages.print(f"[red]error:[/red] {_markup_escape(str(error))}")
         sys.exit(2)
-    except QuotebotError as error:
+    except (QuotebotError, ConfigError) as error:
         messages.print(f"[red]error:[/red] {_markup_escape(str(error))}")
         sys.exit(1)
     except KeyboardInterrupt:
@@ -284,11 +285,6 @@ def main() -> None:
     except Exception as error:
         if debug:
             raise
-        from bot.config import ConfigError
-
-        if isinstance(error, ConfigError):
-            messages.print(f"[red]error:[/red] {_markup_escape(str(error))}")
-            sys.exit(1)
         messages.print(
             f"[red]error:[/red] unexpected {type(error).__name__}: {_markup_escape(str(error))}; "
             "rerun with QUOTEBOT_DEBUG=1 to see where, and report it"
