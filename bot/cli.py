@@ -251,6 +251,118 @@ def telegram(
         run_telegram(settings, opened, webhook_url=webhook, listen=listen, port=port)
 
 
+@app.command("eval")
+def evaluate_command(
+    dataset: Annotated[Path, typer.Argument(help="A SQuAD-format file (v1.1 or v2.0).", show_default=False)],
+    limit: Annotated[int | None, typer.Option(help="Ask a reproducible sample of N questions.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the --limit sample.")] = 0,
+    library: Annotated[
+        Path | None,
+        typer.Option(help="Keep the evaluation library here and reuse it next time (default: a temporary one)."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Measure answer quality on a SQuAD-format file: bm25, dense and hybrid baselines beside quotebot.
+
+    Example:  quotebot eval ../shared/data/squad-v2.0-dev.json --limit 1500 --library /tmp/squad-library
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from index.evaluation import evaluate
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=messages,
+        transient=True,
+        disable=not messages.is_terminal,
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def advance(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        report = evaluate(dataset, limit=limit, seed=seed, library=library, progress=advance)
+    if json_output:
+        print(report.model_dump_json(indent=2))
+        return
+    output.print(
+        f"{report.dataset}: {report.questions} questions ({report.answerable} answerable, "
+        f"{report.unanswerable} unanswerable)"
+    )
+    metrics = list(next(iter(report.systems.values())).model_dump()) if report.systems else []
+    table = Table("system", *metrics)
+    for name, system in report.systems.items():
+        table.add_row(name, *(_figure(value) for value in system.model_dump().values()))
+    output.print(table)
+
+
+@app.command()
+def bench(
+    data: Annotated[
+        Path, typer.Option(help="Folder with squad-v2.0-dev.json and wikinews/articles.jsonl.", show_default=True)
+    ] = Path("../shared/data"),
+    chunks: Annotated[
+        list[int] | None, typer.Option("--chunks", help="Library sizes in chunks (repeat the option).")
+    ] = None,
+    million: Annotated[bool, typer.Option("--million", help="Also measure 1,000,000 chunks (long).")] = False,
+    questions: Annotated[int, typer.Option(help="Questions asked at each size.")] = 300,
+    json_output: JsonOption = False,
+) -> None:
+    """Measure ingest, query latency, ANN recall, memory and cold start, each beside its reference.
+
+    Example:  quotebot bench --data ../shared/data --chunks 100 --chunks 10000 --json
+    """
+    from rich.table import Table
+
+    from index.benchmark import run_benchmark
+
+    sizes = list(chunks or [100, 10_000, 100_000])
+    if million and 1_000_000 not in sizes:
+        sizes.append(1_000_000)
+    report = run_benchmark(
+        sizes,
+        data=data,
+        json_output=json_output,
+        questions=questions,
+        seeds=seeds_path(),
+        progress=lambda line: messages.print(line, markup=False),
+    )
+    if json_output:
+        print(report.model_dump_json(indent=2))
+        return
+    dump = report.model_dump()
+    for section, values in dump.items():
+        if section == "sizes":
+            table = Table("figure", *(f"{size['chunks']:,} chunks" for size in values))
+            for name in values[0] if values else []:
+                table.add_row(name, *(_figure(size[name]) for size in values))
+            output.print(table)
+        elif isinstance(values, dict):
+            table = Table(section, "")
+            for name, value in values.items():
+                table.add_row(name, _figure(value))
+            output.print(table)
+        elif isinstance(values, list):
+            for line in values:
+                output.print(f"{section}: {line}", markup=False)
+        else:
+            output.print(f"{section}: {_figure(values)}", markup=False)
+
+
+def _figure(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "—" if value is None else str(value)
+
+
 def _markup_escape(text: str) -> str:
     from rich.markup import escape
 
@@ -278,6 +390,13 @@ def main() -> None:
         sys.exit(2)
     except (QuotebotError, ConfigError) as error:
         messages.print(f"[red]error:[/red] {_markup_escape(str(error))}")
+        sys.exit(1)
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        messages.print(
+            f"[red]error:[/red] {_markup_escape(error.strerror or str(error))}{_markup_escape(where)}; "
+            "check the path, its permissions and free disk space"
+        )
         sys.exit(1)
     except KeyboardInterrupt:
         messages.print("Interrupted; everything added before this point is saved.")
