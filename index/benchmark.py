@@ -1,0 +1,669 @@
+"""`quotebot bench`: ingest throughput, query latency, ANN recall, memory and cold start, each beside its reference.
+
+Libraries of the requested sizes (in chunks) are built from real text: the SQuAD v2.0 dev contexts and the
+Wikinews articles go in first, as they are; past their ~2,000 chunks, new articles are made of their sentences
+drawn at random (seeded) and joined, ~12 to an article, until the size is reached. So every vector is
+a real MiniLM vector of real sentences, and every SQuAD question has its paragraph in every library that is
+larger than the real text.
+
+Encoding is the slow part: the real model encodes each distinct sentence of the pool once (~8,000
+sentences) and a recombined article takes its sentences' vectors from that cache. Throughput is therefore
+measured in parts, all in this run: the encoder on a sample of real chunks (our encoder on their sentences,
+and the reference, plain `SentenceTransformer.encode` with torch, on the chunk texts), and our own work
+(chunking, SQLite, FAISS) on the whole library. Ingest throughput = 1 / (encode time + own time) per chunk.
+
+Each size runs in a fresh process, so its peak RSS is its own. Nothing here is imported by `add` or `ask`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict
+
+from index.models import Document
+
+__all__ = ["BenchmarkReport", "SizeReport", "format_report", "run_benchmark"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SIZES = [100, 10_000, 100_000]
+LARGE_SIZE = 1_000_000
+SENTENCES_PER_ARTICLE = 12
+ENCODE_SAMPLE_CHUNKS = 256
+TARGETS = {
+    "ingest_ratio_to_raw_encode": ">= 0.9",
+    "ask_ms_p50": "<= 30 at 100,000; <= 50 at 1,000,000",
+    "ask_ms_p95": "<= 80 at 100,000",
+    "ann_recall_at_10": ">= 0.95",
+    "cold_start_s": "<= 3",
+    "peak_rss_mb": "< 2,500 at 1,000,000",
+    "encode_speedup": ">= 1.5",
+}
+
+
+class EncodeReport(BaseModel):
+    """Encoder throughput on the same real chunks: ours (sentences, as ingest does) against plain torch."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    encoder: str
+    sample_chunks: int
+    sample_tokens: int
+    raw_encode_chunks_per_s: float
+    raw_encode_tokens_per_s: float
+    our_encode_chunks_per_s: float
+    encode_speedup: float
+    raw_query_ms: float
+    our_query_ms: float
+    cosine_mean: float
+    cosine_min: float
+
+
+class SizeReport(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    chunks: int
+    articles: int
+    vectors: str
+    index_type: str
+    ingest_chunks_per_s: float
+    ingest_tokens_per_s: float
+    raw_encode_chunks_per_s: float
+    ingest_ratio_to_raw_encode: float
+    own_chunks_per_s: float
+    measured_add_chunks_per_s: float
+    chunking_s: float
+    sqlite_s: float
+    faiss_s: float
+    add_one_article_s: float
+    remove_one_article_s: float
+    questions: int
+    ask_ms_p50: float
+    ask_ms_p95: float
+    ask_ms_p99: float
+    encode_ms_p50: float
+    dense_ms_p50: float
+    lexical_ms_p50: float
+    quotes_ms_p50: float
+    marking_ms_p50: float
+    exact_ask_ms_p50: float
+    exact_ask_ms_p95: float
+    exact_dense_ms_p50: float
+    ann_recall_at_10: float
+    peak_rss_mb: float
+    disk_bytes_per_chunk: float
+
+
+class BenchmarkReport(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    machine: str
+    encoder: str
+    cold_start_s: float
+    cold_start_torch_s: float | None
+    encode: EncodeReport
+    sizes: list[SizeReport]
+    targets: dict[str, str]
+    notes: list[str]
+
+
+# The corpus
+
+
+def load_corpus(data: Path) -> tuple[list[Document], list[str]]:
+    """Real documents (SQuAD contexts, Wikinews articles) and the answerable SQuAD questions, in file order."""
+    squad = json.loads((data / "squad-v2.0-dev.json").read_text(encoding="utf-8"))
+    documents: list[Document] = []
+    questions: list[str] = []
+    for article in squad["data"]:
+        for number, paragraph in enumerate(article["paragraphs"]):
+            documents.append(
+                Document(
+                    text=paragraph["context"],
+                    source=f"squad:{article['title']}#{number}",
+                    title=article["title"].replace("_", " "),
+                )
+            )
+            questions.extend(qa["question"] for qa in paragraph["qas"] if not qa.get("is_impossible"))
+    news = data / "wikinews" / "articles.jsonl"
+    if news.exists():
+        for line in news.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                record = json.loads(line)
+                documents.append(
+                    Document(text=record["text"], source=f"wikinews:{record['id']}", title=record["title"])
+                )
+    return documents, questions
+
+
+def sentence_pool(documents: Sequence[Document]) -> list[str]:
+    from index.chunking import sentence_spans
+
+    pool: dict[str, None] = {}
+    for document in documents:
+        for start, stop in sentence_spans(document.text):
+            pool[document.text[start:stop]] = None
+    return list(pool)
+
+
+def build_documents(size: int, real: Sequence[Document], pool: Sequence[str]) -> list[Document]:
+    """Documents that chunk to about `size` chunks: real ones first, then recombined sentences."""
+    from index.chunking import chunk_spans, sentence_spans
+
+    documents: list[Document] = []
+    total = 0
+    for document in real:
+        if total >= size:
+            return documents
+        documents.append(document)
+        total += len(chunk_spans(sentence_spans(document.text)))
+    generator = random.Random(size)
+    number = 0
+    while total < size:
+        picked = [pool[generator.randrange(len(pool))] for _ in range(SENTENCES_PER_ARTICLE)]
+        text = " ".join(picked)
+        # Chunks of the joined spans: what Library.add will make (the splitter sees the same sentences).
+        spans: list[tuple[int, int]] = []
+        offset = 0
+        for sentence in picked:
+            spans.append((offset, offset + len(sentence)))
+            offset += len(sentence) + 1
+        total += len(chunk_spans(spans))
+        documents.append(Document(text=text, source=f"mix:{size}:{number}", title=f"Recombined {number}"))
+        number += 1
+    return documents
+
+
+# Instrumented parts: real implementations of our interfaces that keep time.
+
+
+class CachedEmbedder:
+    """Sentence vectors from a cache of the pool (real model vectors); anything else through the real model."""
+
+    def __init__(self, inner: Any, cache: dict[str, NDArray[np.float32]]) -> None:
+        self._inner = inner
+        self._cache = cache
+        self.seconds = 0.0
+        self.last_seconds = 0.0
+
+    @property
+    def name(self) -> str:
+        return str(self._inner.name)
+
+    @property
+    def dimension(self) -> int:
+        return int(self._inner.dimension)
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        began = time.perf_counter()
+        missing = [text for text in dict.fromkeys(texts) if text not in self._cache]
+        if len(texts) == 1 and missing:
+            # A question: always through the model (its own single-text path), never the cache.
+            uncached = getattr(self._inner, "_encode", self._inner.encode)
+            result: NDArray[np.float32] = uncached(list(texts))
+        else:
+            if missing:
+                self._cache.update(zip(missing, self._inner.encode(missing), strict=True))
+            result = np.stack([self._cache[text] for text in texts]).astype(np.float32)
+        self.last_seconds = time.perf_counter() - began
+        self.seconds += self.last_seconds
+        return result
+
+
+def _timed_index(dimension: int) -> Any:
+    from index.vectors import VectorIndex
+
+    class TimedVectorIndex(VectorIndex):
+        """The real index, keeping time of writes and of the last search."""
+
+        write_seconds = 0.0
+        last_search_seconds = 0.0
+
+        def add(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
+            began = time.perf_counter()
+            super().add(ids, vectors)
+            self.write_seconds += time.perf_counter() - began
+
+        def remove(self, ids: NDArray[np.int64]) -> None:
+            began = time.perf_counter()
+            super().remove(ids)
+            self.write_seconds += time.perf_counter() - began
+
+        def save(self, folder: Path) -> None:
+            began = time.perf_counter()
+            super().save(folder)
+            self.write_seconds += time.perf_counter() - began
+
+        def search(self, query: NDArray[np.float32], k: int) -> list[tuple[int, float]]:
+            began = time.perf_counter()
+            hits = super().search(query, k)
+            self.last_search_seconds = time.perf_counter() - began
+            return hits
+
+    return TimedVectorIndex(dimension)
+
+
+def _percentile(values: Sequence[float], share: float) -> float:
+    return float(np.percentile(np.array(values, dtype=np.float64), share * 100)) if values else 0.0
+
+
+def _token_count(texts: Sequence[str]) -> int:
+    from tokenizers import Tokenizer
+
+    from index.embedding import bundled_model_path
+
+    tokenizer = Tokenizer.from_file(str(bundled_model_path() / "tokenizer.json"))
+    tokenizer.enable_truncation(256)
+    return sum(len(encoding.ids) for encoding in tokenizer.encode_batch(list(texts)))
+
+
+def _make_encoder(encoder: str) -> Any:
+    from index.embedding import SentenceTransformerEmbedder, default_embedder
+
+    if encoder == "torch":
+        return SentenceTransformerEmbedder(device="cpu")
+    if encoder == "hashing":
+        from index.embedding import HashingEmbedder
+
+        return HashingEmbedder(dimension=384)
+    return default_embedder("cpu")
+
+
+# One size, in its own process
+
+
+def measure_size(
+    size: int,
+    *,
+    data: Path,
+    work: Path,
+    encoder: str,
+    questions: int,
+    encode_chunks_per_s: float,
+    encode_tokens_per_chunk: float,
+    raw_chunks_per_s: float,
+) -> SizeReport:
+    """Build a library of `size` chunks, time its parts, ask, and measure recall, memory and disk."""
+    from index import lexical, marking
+    from index.chunking import chunk_spans, sentence_spans
+    from index.library import Library
+
+    real, _ = load_corpus(data)
+    pool = sentence_pool(real)
+    cache_file = work / f"pool-{encoder}.npy"
+    matrix = np.load(cache_file)
+    cache = dict(zip(pool, matrix, strict=True))
+    documents = build_documents(size, real, pool)
+    inner = _make_encoder(encoder)
+    embedder = CachedEmbedder(inner, cache)
+
+    began = time.perf_counter()
+    for document in documents:
+        chunk_spans(sentence_spans(document.text))
+    chunking_s = time.perf_counter() - began
+
+    folder = work / f"library-{size}"
+    shutil.rmtree(folder, ignore_errors=True)
+    library = Library.open(folder, embedder=embedder)
+    timed = _timed_index(embedder.dimension)
+    library._vectors = timed  # the benchmark's own window into the index: same class, with timers
+    extra, held_back = documents[:-1], documents[-1]
+    began = time.perf_counter()
+    report = library.add(extra)
+    add_s = time.perf_counter() - began
+    chunks = report.chunks
+    faiss_s = timed.write_seconds
+    sqlite_s = max(add_s - chunking_s - embedder.seconds - faiss_s, 0.0)
+    own_s = add_s - embedder.seconds
+    own_per_chunk = own_s / max(chunks, 1)
+    encode_per_chunk = 1.0 / encode_chunks_per_s
+    ingest_per_s = 1.0 / (encode_per_chunk + own_per_chunk)
+
+    # One more article into the full library, then out again: incremental, no rebuild.
+    began = time.perf_counter()
+    encode_before = embedder.seconds
+    one = library.add([held_back])
+    add_one_s = time.perf_counter() - began - (embedder.seconds - encode_before)
+    began = time.perf_counter()
+    library.remove(one.added)
+    remove_one_s = time.perf_counter() - began
+    library.add([held_back])
+
+    # Questions whose paragraph is in this library (all of them past the real text).
+    sources = {document.source for document in documents}
+    in_library = [question for document, question in _question_paragraphs(data) if document in sources]
+    chosen = random.Random(0).sample(in_library, min(questions, len(in_library)))
+
+    markings: list[float] = []
+
+    def ask_all() -> tuple[list[float], list[float], list[float], list[float], list[float]]:
+        totals, encodes, denses, lexicals, quotes = [], [], [], [], []
+        markings.clear()
+        for question in chosen:
+            began = time.perf_counter()
+            answer = library.ask(question)
+            total = time.perf_counter() - began
+            marking_began = time.perf_counter()
+            for quote in answer.quotes:
+                marking.short_answer(answer.question, quote.text, offset=quote.start)
+            markings.append((time.perf_counter() - marking_began) * 1000)
+            terms = lexical.question_terms(question)
+            lexical_began = time.perf_counter()
+            library._store.lexical(terms, limit=40)
+            lexical_s = time.perf_counter() - lexical_began
+            totals.append(total * 1000)
+            encodes.append(embedder.last_seconds * 1000)
+            denses.append(timed.last_search_seconds * 1000)
+            lexicals.append(lexical_s * 1000)
+            quotes.append(max(total - embedder.last_seconds - timed.last_search_seconds - lexical_s, 0.0) * 1000)
+        return totals, encodes, denses, lexicals, quotes
+
+    library.ask(chosen[0])  # first-use costs (marker, caches) are cold start's, not latency's
+    totals, encodes, denses, lexicals, quotes = ask_all()
+    marking_ms_p50 = _percentile(markings, 0.5)
+    index_type = timed.index_type
+    # Before the recall check, which holds every vector twice over.
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    ids, stored = library._store.all_chunk_vectors()
+    query_vectors = np.stack([embedder.encode([question])[0] for question in chosen]).astype(np.float32)
+    exact_top = np.concatenate(
+        [
+            np.argsort(-(query_vectors[start : start + 32] @ stored.T), axis=1)[:, :10]
+            for start in range(0, len(chosen), 32)
+        ]
+    )
+    _, ann_ids = timed.search_many(query_vectors, 10)
+    found = sum(len(set(ids[row].tolist()) & set(ann_ids[number].tolist())) for number, row in enumerate(exact_top))
+    recall = found / (min(10, len(ids)) * len(chosen))
+
+    if timed.kind == "flat":
+        exact_totals, exact_denses = totals, denses
+    else:
+        exact = _timed_index(embedder.dimension)
+        exact.rebuild(ids, stored, generation=library._store.generation(), kind="flat")
+        library._vectors = exact
+        timed = exact
+        exact_totals, _, exact_denses, _, _ = ask_all()
+    del stored
+    library.close()
+    disk = sum(path.stat().st_size for path in folder.iterdir() if path.is_file())
+    vectors_source = (
+        "real model (cached per sentence)" if encoder != "hashing" else "HashingEmbedder (cheap, not the real model)"
+    )
+    return SizeReport(
+        chunks=chunks + one.chunks,
+        articles=len(documents),
+        vectors=vectors_source,
+        index_type=index_type,
+        ingest_chunks_per_s=round(ingest_per_s, 1),
+        ingest_tokens_per_s=round(ingest_per_s * encode_tokens_per_chunk, 0),
+        raw_encode_chunks_per_s=round(raw_chunks_per_s, 1),
+        ingest_ratio_to_raw_encode=round(ingest_per_s / raw_chunks_per_s, 3),
+        own_chunks_per_s=round(1.0 / own_per_chunk, 1),
+        measured_add_chunks_per_s=round(chunks / add_s, 1),
+        chunking_s=round(chunking_s, 3),
+        sqlite_s=round(sqlite_s, 3),
+        faiss_s=round(faiss_s, 3),
+        add_one_article_s=round(add_one_s, 4),
+        remove_one_article_s=round(remove_one_s, 4),
+        questions=len(chosen),
+        ask_ms_p50=round(_percentile(totals, 0.5), 2),
+        ask_ms_p95=round(_percentile(totals, 0.95), 2),
+        ask_ms_p99=round(_percentile(totals, 0.99), 2),
+        encode_ms_p50=round(_percentile(encodes, 0.5), 2),
+        dense_ms_p50=round(_percentile(denses, 0.5), 3),
+        lexical_ms_p50=round(_percentile(lexicals, 0.5), 2),
+        quotes_ms_p50=round(_percentile(quotes, 0.5), 2),
+        marking_ms_p50=round(marking_ms_p50, 2),
+        exact_ask_ms_p50=round(_percentile(exact_totals, 0.5), 2),
+        exact_ask_ms_p95=round(_percentile(exact_totals, 0.95), 2),
+        exact_dense_ms_p50=round(_percentile(exact_denses, 0.5), 3),
+        ann_recall_at_10=round(recall, 4),
+        peak_rss_mb=round(peak_rss_mb, 1),
+        disk_bytes_per_chunk=round(disk / max(chunks, 1), 1),
+    )
+
+
+def _question_paragraphs(data: Path) -> list[tuple[str, str]]:
+    squad = json.loads((data / "squad-v2.0-dev.json").read_text(encoding="utf-8"))
+    return [
+        (f"squad:{article['title']}#{number}", qa["question"])
+        for article in squad["data"]
+        for number, paragraph in enumerate(article["paragraphs"])
+        for qa in paragraph["qas"]
+        if not qa.get("is_impossible")
+    ]
+
+
+# The whole run
+
+
+def measure_encoders(real: Sequence[Document], encoder: str, questions: Sequence[str]) -> EncodeReport:
+    """Our encoder on the sentences of real chunks against plain torch `model.encode` on the chunk texts."""
+    from index.chunking import chunk_spans, sentence_spans
+    from index.embedding import SentenceTransformerEmbedder
+
+    chunk_texts: list[str] = []
+    chunk_sentences: list[str] = []
+    for document in real[:: max(1, len(real) // ENCODE_SAMPLE_CHUNKS)]:
+        sentences = sentence_spans(document.text)
+        for chunk in chunk_spans(sentences)[:1]:
+            chunk_texts.append(document.text[chunk.start : chunk.end])
+            chunk_sentences.extend(document.text[start:stop] for start, stop in sentences[chunk.first : chunk.last])
+    chunk_texts = chunk_texts[:ENCODE_SAMPLE_CHUNKS]
+    torch_embedder = SentenceTransformerEmbedder(device="cpu")
+    model = torch_embedder._load()
+    model.encode(chunk_texts[:8])
+    began = time.perf_counter()
+    raw = model.encode(chunk_texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+    raw_s = time.perf_counter() - began
+    began = time.perf_counter()
+    for question in questions[:30]:
+        model.encode([question], normalize_embeddings=True, show_progress_bar=False)
+    raw_query_ms = (time.perf_counter() - began) / 30 * 1000
+    ours = _make_encoder(encoder)
+    ours._encode(chunk_texts[:8])
+    began = time.perf_counter()
+    ours._encode(chunk_sentences[: len(chunk_sentences)])
+    ours_s = time.perf_counter() - began
+    began = time.perf_counter()
+    for question in questions[30:60]:
+        ours._encode([question])
+    our_query_ms = (time.perf_counter() - began) / 30 * 1000
+    agreement = np.sum(ours._encode(chunk_texts) * raw, axis=1)
+    tokens = _token_count(chunk_texts)
+    return EncodeReport(
+        encoder=str(getattr(ours, "description", encoder)),
+        sample_chunks=len(chunk_texts),
+        sample_tokens=tokens,
+        raw_encode_chunks_per_s=round(len(chunk_texts) / raw_s, 2),
+        raw_encode_tokens_per_s=round(tokens / raw_s, 0),
+        our_encode_chunks_per_s=round(len(chunk_texts) / ours_s, 2),
+        encode_speedup=round(raw_s / ours_s, 2),
+        raw_query_ms=round(raw_query_ms, 2),
+        our_query_ms=round(our_query_ms, 2),
+        cosine_mean=round(float(agreement.mean()), 4),
+        cosine_min=round(float(agreement.min()), 4),
+    )
+
+
+_COLD_SCRIPT = """
+import sys, time
+began = float(sys.argv[1])
+from index.library import Library
+from index.benchmark import _make_encoder
+embedder = _make_encoder(sys.argv[3])
+library = Library.open(sys.argv[2], embedder=embedder)
+answer = library.ask("Which country has not approved Sweden?")
+print(time.time() - began)
+"""
+
+
+def cold_start(seeds: Path, work: Path, encoder: str) -> float:
+    """Seconds from starting a Python process to its first answer, on a library of the seed articles."""
+    from index.articles import read_sources
+    from index.library import Library
+
+    folder = work / f"seeds-{encoder}"
+    if not folder.exists():
+        with Library.open(folder, embedder=_make_encoder(encoder)) as library:
+            library.add(read_sources([str(seeds)]))
+    command = [sys.executable, "-c", _COLD_SCRIPT, repr(time.time()), str(folder), encoder]
+    command[3] = repr(time.time())
+    output = subprocess.run(command, capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
+    return float(output.stdout.strip().splitlines()[-1])
+
+
+def run_benchmark(
+    sizes: list[int],
+    *,
+    data: Path,
+    json_output: bool = False,
+    work: Path | None = None,
+    encoder: str = "default",
+    questions: int = 300,
+    seeds: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BenchmarkReport:
+    """Measure every size in `sizes` (chunks) on libraries built from `data`; `json_output` is for the caller."""
+    del json_output  # the report is the same; the CLI chooses how to print it
+    say = progress or (lambda _: None)
+    folder = Path(work) if work else Path(tempfile.mkdtemp(prefix="quotebot-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    real, all_questions = load_corpus(data)
+    pool = sentence_pool(real)
+    say(f"encoding the pool of {len(pool):,} real sentences once")
+    cache_file = folder / f"pool-{encoder}.npy"
+    if not cache_file.exists():
+        np.save(cache_file, _make_encoder(encoder).encode(pool))
+    say("measuring encoders on real chunks")
+    if encoder == "hashing":
+        encode = EncodeReport(
+            encoder="hashing",
+            sample_chunks=0,
+            sample_tokens=0,
+            raw_encode_chunks_per_s=1.0,
+            raw_encode_tokens_per_s=1.0,
+            our_encode_chunks_per_s=1.0,
+            encode_speedup=1.0,
+            raw_query_ms=0.0,
+            our_query_ms=0.0,
+            cosine_mean=1.0,
+            cosine_min=1.0,
+        )
+        tokens_per_chunk = 100.0
+    else:
+        encode = measure_encoders(real, encoder, all_questions)
+        tokens_per_chunk = encode.sample_tokens / max(encode.sample_chunks, 1)
+    reports: list[SizeReport] = []
+    for size in sizes:
+        say(f"size {size:,}")
+        arguments = {
+            "size": size,
+            "data": str(data),
+            "work": str(folder),
+            "encoder": encoder,
+            "questions": questions,
+            "encode_chunks_per_s": encode.our_encode_chunks_per_s,
+            "encode_tokens_per_chunk": tokens_per_chunk,
+            "raw_chunks_per_s": encode.raw_encode_chunks_per_s,
+        }
+        output = subprocess.run(
+            [sys.executable, "-m", "index.benchmark", json.dumps(arguments)],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent.parent,
+            env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
+        )
+        if output.returncode != 0:
+            raise RuntimeError(f"size {size} failed: {output.stderr[-2000:]}")
+        reports.append(SizeReport.model_validate_json(output.stdout.strip().splitlines()[-1]))
+        say(reports[-1].model_dump_json())
+    seeds_folder = seeds or Path(__file__).parent.parent / "seeds"
+    cold = cold_start(seeds_folder, folder, encoder) if seeds_folder.exists() else 0.0
+    cold_torch = cold_start(seeds_folder, folder, "torch") if seeds_folder.exists() and encoder == "default" else None
+    notes = [
+        f"vectors: the real model ({encode.encoder}) encodes each of the {len(pool):,} distinct sentences once; "
+        "recombined articles reuse those vectors, so ingest throughput = 1 / (encode + own time) per chunk, "
+        "both measured in this run",
+        "ask_ms split: encode (query), dense (FAISS), lexical (FTS5, timed again alone), quotes (the rest: "
+        "sentence scoring and short-answer marking; marking alone re-timed in brackets)",
+        f"machine: {os.cpu_count()} CPUs; figures on a shared machine vary by ±30%",
+    ]
+    return BenchmarkReport(
+        machine=f"{os.cpu_count()} CPUs, {sys.platform}",
+        encoder=encode.encoder,
+        cold_start_s=round(cold, 2),
+        cold_start_torch_s=round(cold_torch, 2) if cold_torch is not None else None,
+        encode=encode,
+        sizes=reports,
+        targets=TARGETS,
+        notes=notes,
+    )
+
+
+def format_report(report: BenchmarkReport) -> str:
+    """The report as a plain-text table, each figure beside its reference."""
+    encode = report.encode
+    lines = [
+        f"encoder: {report.encoder} — {encode.our_encode_chunks_per_s} chunks/s (as sentences) vs torch "
+        f"model.encode {encode.raw_encode_chunks_per_s} chunks/s ({encode.raw_encode_tokens_per_s:.0f} tokens/s): "
+        f"{encode.encode_speedup}x (target >= 1.5); query {encode.our_query_ms} ms vs {encode.raw_query_ms} ms; "
+        f"cosine to torch mean {encode.cosine_mean} min {encode.cosine_min}",
+        f"cold start to first answer: {report.cold_start_s} s (target <= 3; torch path {report.cold_start_torch_s} s)",
+        "",
+        "| chunks | index | ingest chunks/s (tokens/s) | raw encode chunks/s | ratio (>= 0.9) "
+        "| chunking / SQLite / FAISS s "
+        "| add one / remove one s | ask p50 / p95 / p99 ms | encode / dense / lexical / quotes (marking) p50 ms "
+        "| exact ask p50 / p95 ms (dense) | recall@10 (>= 0.95) | peak RSS MB | disk B/chunk |",
+        "|" + " --- |" * 13,
+    ]
+    for size in report.sizes:
+        lines.append(
+            f"| {size.chunks:,} | {size.index_type} | {size.ingest_chunks_per_s} ({size.ingest_tokens_per_s:.0f}) "
+            f"| {size.raw_encode_chunks_per_s} | {size.ingest_ratio_to_raw_encode} "
+            f"| {size.chunking_s} / {size.sqlite_s} / {size.faiss_s} "
+            f"| {size.add_one_article_s} / {size.remove_one_article_s} "
+            f"| {size.ask_ms_p50} / {size.ask_ms_p95} / {size.ask_ms_p99} "
+            f"| {size.encode_ms_p50} / {size.dense_ms_p50} / {size.lexical_ms_p50} / {size.quotes_ms_p50} "
+            f"({size.marking_ms_p50}) "
+            f"| {size.exact_ask_ms_p50} / {size.exact_ask_ms_p95} ({size.exact_dense_ms_p50}) "
+            f"| {size.ann_recall_at_10} | {size.peak_rss_mb} | {size.disk_bytes_per_chunk:.0f} |"
+        )
+    lines.append("")
+    lines.extend(f"note: {note}" for note in report.notes)
+    return "\n".join(lines)
+
+
+def _child(arguments: dict[str, Any]) -> None:
+    report = measure_size(
+        int(arguments["size"]),
+        data=Path(arguments["data"]),
+        work=Path(arguments["work"]),
+        encoder=str(arguments["encoder"]),
+        questions=int(arguments["questions"]),
+        encode_chunks_per_s=float(arguments["encode_chunks_per_s"]),
+        encode_tokens_per_chunk=float(arguments["encode_tokens_per_chunk"]),
+        raw_chunks_per_s=float(arguments["raw_chunks_per_s"]),
+    )
+    sys.stdout.write(report.model_dump_json() + "\n")
+
+
+if __name__ == "__main__":
+    _child(json.loads(sys.argv[1]))

@@ -1,0 +1,116 @@
+"""The benchmark: its corpus builder and a tiny end-to-end run (HashingEmbedder, no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from index.benchmark import (
+    BenchmarkReport,
+    build_documents,
+    format_report,
+    load_corpus,
+    run_benchmark,
+    sentence_pool,
+)
+
+PARAGRAPHS = [
+    (
+        "The lighthouse at Cape Wrath was built in 1828 by Robert Stevenson. It stands on cliffs above the sea. "
+        "Its light can be seen for 22 nautical miles. The keepers left in 1998, when it was automated.",
+        ["Who built the lighthouse at Cape Wrath?", "When was the lighthouse automated?"],
+    ),
+    (
+        "Coffee was first roasted in Yemen in the 15th century. Traders carried it to Cairo and Istanbul. "
+        "By 1650 coffee houses had opened in Oxford and London. Dr. Johnson wrote many essays in them.",
+        ["Where was coffee first roasted?", "When did coffee houses open in Oxford?"],
+    ),
+    (
+        "The river floods every spring. Farmers plant rice after the water recedes. The delta feeds 20 million "
+        "people. In 2011 the flood reached the capital for the first time in fifty years.",
+        ["When did the flood reach the capital?", "How many people does the delta feed?"],
+    ),
+]
+
+
+def _write_data(folder: Path) -> Path:
+    squad = {
+        "version": "v2.0",
+        "data": [
+            {
+                "title": f"Article_{number}",
+                "paragraphs": [
+                    {
+                        "context": context,
+                        "qas": [
+                            {"id": f"{number}-{position}", "question": question, "answers": [], "is_impossible": False}
+                            for position, question in enumerate(questions)
+                        ],
+                    }
+                ],
+            }
+            for number, (context, questions) in enumerate(PARAGRAPHS)
+        ],
+    }
+    (folder / "squad-v2.0-dev.json").write_text(json.dumps(squad), encoding="utf-8")
+    (folder / "wikinews").mkdir()
+    record = {"id": "news1", "title": "A news report", "text": "Rain fell all week.\n\nThe match was postponed."}
+    (folder / "wikinews" / "articles.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_documents_reach_the_size_from_real_sentences(tmp_path: Path) -> None:
+    real, questions = load_corpus(_write_data(tmp_path))
+    assert len(real) == 4
+    assert len(questions) == 6
+    pool = sentence_pool(real)
+    documents = build_documents(40, real, pool)
+    assert documents[: len(real)] == real
+    pool_set = set(pool)
+    assert len(documents) > len(real)
+    for document in documents[len(real) :]:
+        # Recombined articles are pool sentences joined by single spaces: every sentence is a real one.
+        remaining = document.text
+        while remaining:
+            sentence = next(sentence for sentence in pool_set if remaining.startswith(sentence))
+            remaining = remaining[len(sentence) :].removeprefix(" ")
+    assert build_documents(40, real, pool) == documents  # seeded: the same libraries every run
+
+
+@pytest.mark.slow
+def test_tiny_benchmark_reports_every_figure(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    data = _write_data(tmp_path / "data")
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "seed.txt").write_text("Sweden applied to join NATO. Hungary has not approved it yet.", encoding="utf-8")
+    report = run_benchmark([3, 30], data=data, work=tmp_path / "work", encoder="hashing", questions=4, seeds=seeds)
+    assert isinstance(report, BenchmarkReport)
+    dumped = json.loads(report.model_dump_json())
+    assert {"cold_start_s", "sizes"} <= dumped.keys()
+    required = {
+        "chunks",
+        "ingest_chunks_per_s",
+        "raw_encode_chunks_per_s",
+        "ingest_ratio_to_raw_encode",
+        "ask_ms_p50",
+        "ask_ms_p95",
+        "ask_ms_p99",
+        "exact_ask_ms_p50",
+        "ann_recall_at_10",
+        "index_type",
+        "peak_rss_mb",
+        "disk_bytes_per_chunk",
+    }
+    assert [size["chunks"] >= wanted for size, wanted in zip(dumped["sizes"], [3, 30], strict=True)] == [True, True]
+    for size in dumped["sizes"]:
+        assert required <= size.keys()
+        assert size["ann_recall_at_10"] == 1.0  # small libraries use exact search
+        assert size["index_type"] == "IndexIDMap2(IndexFlatIP)"
+        assert "Hashing" in size["vectors"]
+    assert report.cold_start_s > 0
+    table = format_report(report)
+    assert "recall@10" in table
+    assert table.count("\n| ") >= 3
