@@ -1,0 +1,576 @@
+"""The Telegram front end: handlers, ``build_application(settings, library)`` and ``run_telegram(...)``.
+
+Private chats: every text message is a question. Groups (privacy mode on): ``/ask QUESTION``, a message
+that mentions the bot, or a reply to one of its messages. Answers quote the articles verbatim (see
+``bot.formatting``); buttons page through more quotes and show a quote's paragraph, with the answer kept
+on the server behind a short key because Telegram limits callback data to 64 bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from bot.config import Settings
+from bot.formatting import answer_to_html, context_to_html, escape, sources_to_html
+from index.articles import SUFFIXES, documents_from_bytes, read_sources
+from index.errors import QuotebotError
+from index.models import AddReport, Answer, Document
+
+if TYPE_CHECKING:
+    from index.library import Library
+
+__all__ = ["AnswerStore", "StoredAnswer", "build_application", "run_telegram"]
+
+logger = logging.getLogger(__name__)
+
+QUESTION_LIMIT = 1000
+FIRST_PAGE = 1
+MORE_PAGE = 3
+# The engine marks a short answer in every quote it returns, a model call each (~25 ms), so the first ask
+# fetches one quote more than shown (enough to know whether "More quotes" has anything) and the first
+# press of "More quotes" asks once more, this deep; later pages come from the stored answer.
+FIRST_ASK_DEPTH = FIRST_PAGE + 1
+QUOTES_PER_QUESTION = 10
+SOURCES_PER_PAGE = 10
+# Telegram lets bots download files up to 20 MB (more needs a self-hosted Bot API server).
+DOWNLOAD_LIMIT = 20 * 1024 * 1024
+# Flood control answers 429 with retry_after; retrying delays an answer instead of losing it.
+RATE_LIMIT_RETRIES = 5
+APOLOGY = "Sorry, something went wrong while answering. Please try again in a moment."
+EXPIRED = "This answer has expired; please ask the question again."
+_STATE_KEY = "quotebot"
+
+Context = ContextTypes.DEFAULT_TYPE
+_MESSAGES_ONLY = filters.UpdateType.MESSAGE
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """An answer kept for its buttons, with the ``k`` it was asked with."""
+
+    answer: Answer
+    depth: int
+
+    @property
+    def complete(self) -> bool:
+        """Whether asking deeper could give more quotes."""
+        return len(self.answer.quotes) < self.depth or self.depth >= QUOTES_PER_QUESTION
+
+
+class AnswerStore:
+    """Answers behind short random keys for their buttons: a bounded LRU whose entries expire."""
+
+    def __init__(self, *, capacity: int = 10_000, lifetime: float = 24 * 3600) -> None:
+        self._capacity = capacity
+        self._lifetime = lifetime
+        self._entries: OrderedDict[str, tuple[float, StoredAnswer]] = OrderedDict()
+
+    def put(self, stored: StoredAnswer, *, key: str | None = None) -> str:
+        """Keep ``stored`` (under ``key`` to replace an entry) and return its key, 8 URL-safe characters."""
+        key = key or secrets.token_urlsafe(6)
+        self._entries[key] = (time.monotonic(), stored)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+        return key
+
+    def get(self, key: str) -> StoredAnswer | None:
+        """The answer kept under ``key``, or None when it was evicted, expired or never existed."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        stored_at, stored = entry
+        if time.monotonic() - stored_at > self._lifetime:
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return stored
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@dataclass
+class BotState:
+    """What the handlers share: the settings, the library, stored answers and the writers' lock."""
+
+    settings: Settings
+    library: Library
+    answers: AnswerStore = field(default_factory=AnswerStore)
+    # The library allows concurrent readers but one writer; add/remove queue here instead of failing.
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def _state(context: Context) -> BotState:
+    state = context.bot_data[_STATE_KEY]
+    assert isinstance(state, BotState)
+    return state
+
+
+# -- sending -----------------------------------------------------------------------------------------------------
+
+
+def _reply_to(message: Message) -> ReplyParameters:
+    # The question may be deleted while we think; the answer should still arrive.
+    return ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
+
+
+async def _send_parts(
+    context: Context, chat_id: int, parts: Sequence[str], *, reply_to: Message | None, markup: Any = None
+) -> None:
+    """Send HTML parts in order: the first replies to ``reply_to``, the last carries the keyboard."""
+    for number, part in enumerate(parts):
+        await context.bot.send_message(
+            chat_id,
+            part,
+            reply_parameters=_reply_to(reply_to) if reply_to is not None and number == 0 else None,
+            reply_markup=markup if number == len(parts) - 1 else None,
+        )
+
+
+async def _reply(message: Message, text: str) -> None:
+    await message.reply_text(text, reply_parameters=_reply_to(message))
+
+
+def _answer_keyboard(key: str, answer: Answer, first: int, shown: int) -> InlineKeyboardMarkup | None:
+    """Context buttons for the quotes shown and More quotes while some remain; data is "c:KEY:3"/"m:KEY:4"."""
+    indexes = list(range(first, min(first + shown, len(answer.quotes))))
+    row = [
+        InlineKeyboardButton("Context" if len(indexes) == 1 else f"Context {number}", callback_data=f"c:{key}:{index}")
+        for number, index in enumerate(indexes, start=1)
+    ]
+    rows = [row] if row else []
+    if first + shown < len(answer.quotes):
+        rows.append([InlineKeyboardButton("More quotes", callback_data=f"m:{key}:{first + shown}")])
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def _sources_keyboard(page: int, total: int) -> InlineKeyboardMarkup | None:
+    pages = (total + SOURCES_PER_PAGE - 1) // SOURCES_PER_PAGE
+    row = []
+    if page > 0:
+        row.append(InlineKeyboardButton("« Previous", callback_data=f"s:{page - 1}"))
+    if page + 1 < pages:
+        row.append(InlineKeyboardButton("Next »", callback_data=f"s:{page + 1}"))
+    return InlineKeyboardMarkup([row]) if row else None
+
+
+# -- asking ------------------------------------------------------------------------------------------------------
+
+
+async def _answer_question(update: Update, context: Context, question: str) -> None:
+    """Ask the library off the event loop, showing "typing…", and reply with the best quote and buttons."""
+    message = update.effective_message
+    chat = update.effective_chat
+    if message is None or chat is None:
+        return
+    question = question.strip()
+    if not question:
+        await _reply(message, "Ask me a question about the articles, e.g. <i>Who won the 2023 election?</i>")
+        return
+    if len(question) > QUESTION_LIMIT:
+        await _reply(
+            message,
+            f"That question is {len(question):,} characters long; please keep it under {QUESTION_LIMIT:,}.",
+        )
+        return
+    state = _state(context)
+    work = asyncio.ensure_future(asyncio.to_thread(state.library.ask, question, k=FIRST_ASK_DEPTH))
+    try:
+        await chat.send_action(ChatAction.TYPING)
+    except TelegramError as error:
+        # "typing…" is a courtesy; failing to show it must not cost the answer.
+        logger.debug("could not show typing in chat %s: %s", chat.id, error)
+    answer = await work
+    markup = None
+    if answer.found and answer.quotes:
+        key = state.answers.put(StoredAnswer(answer, FIRST_ASK_DEPTH))
+        markup = _answer_keyboard(key, answer, 0, FIRST_PAGE)
+    parts = answer_to_html(answer, first=0, count=FIRST_PAGE)
+    await _send_parts(context, chat.id, parts, reply_to=message, markup=markup)
+
+
+async def private_question(update: Update, context: Context) -> None:
+    """Answers any text message in a private chat as a question."""
+    if update.effective_message is not None and update.effective_message.text is not None:
+        await _answer_question(update, context, update.effective_message.text)
+
+
+async def ask_command(update: Update, context: Context) -> None:
+    """Answers ``/ask QUESTION`` in any chat."""
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    words = message.text.split(maxsplit=1)
+    question = _without_mention(words[1] if len(words) > 1 else "", context.bot.username)
+    if not question.strip():
+        await _reply(message, "Ask like this: <code>/ask Which country hasn't approved Sweden?</code>")
+        return
+    await _answer_question(update, context, question)
+
+
+async def group_message(update: Update, context: Context) -> None:
+    """Answers a group message that mentions the bot or replies to one of its messages; ignores the rest."""
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    replied = message.reply_to_message
+    is_reply = replied is not None and replied.from_user is not None and replied.from_user.id == context.bot.id
+    mention = f"@{context.bot.username}".lower()
+    is_mention = any(text.lower() == mention for text in message.parse_entities([MessageEntityType.MENTION]).values())
+    if is_reply or is_mention:
+        await _answer_question(update, context, _without_mention(message.text, context.bot.username))
+
+
+def _without_mention(text: str, username: str) -> str:
+    return re.sub(rf"@{re.escape(username)}\b", " ", text, flags=re.IGNORECASE).strip()
+
+
+# -- buttons -----------------------------------------------------------------------------------------------------
+
+
+async def button_pressed(update: Update, context: Context) -> None:
+    """Handles More quotes, Context and the /sources pages; stale or unknown buttons get a polite note."""
+    query = update.callback_query
+    chat = update.effective_chat
+    if query is None or chat is None:
+        return
+    kind, _, rest = (query.data or "").partition(":")
+    if kind == "s" and rest.isdigit():
+        await query.answer()
+        await _show_sources(update, context, int(rest), edit=True)
+        return
+    key, _, index_text = rest.partition(":")
+    state = _state(context)
+    stored = state.answers.get(key) if kind in ("m", "c") and index_text.isdigit() else None
+    index = int(index_text) if index_text.isdigit() else -1
+    if stored is None or not 0 <= index < len(stored.answer.quotes):
+        await query.answer(EXPIRED)
+        return
+    await query.answer()
+    origin = query.message if isinstance(query.message, Message) else None
+    if kind == "m":
+        if index + MORE_PAGE > len(stored.answer.quotes) and not stored.complete:
+            await chat.send_action(ChatAction.TYPING)
+            deeper = await asyncio.to_thread(state.library.ask, stored.answer.question, k=QUOTES_PER_QUESTION)
+            stored = StoredAnswer(deeper, QUOTES_PER_QUESTION)
+            state.answers.put(stored, key=key)
+        parts = answer_to_html(stored.answer, first=index, count=MORE_PAGE)
+        markup = _answer_keyboard(key, stored.answer, index, MORE_PAGE)
+        await _send_parts(context, chat.id, parts, reply_to=origin, markup=markup)
+        return
+    quote = stored.answer.quotes[index]
+    paragraph = await asyncio.to_thread(state.library.context, quote)
+    await _send_parts(context, chat.id, context_to_html(paragraph, quote), reply_to=origin)
+
+
+# -- commands ----------------------------------------------------------------------------------------------------
+
+
+async def help_command(update: Update, context: Context) -> None:
+    """Says what the bot knows and how to ask (``/start`` and ``/help``)."""
+    message = update.effective_message
+    if message is None:
+        return
+    state = _state(context)
+    articles = await asyncio.to_thread(state.library.articles)
+    lines = [
+        f"I answer questions about <b>{len(articles)} articles</b> by quoting their exact sentences, "
+        "with the answer in bold. When they don't say, I tell you it is not found.",
+        "",
+        "In this chat, just send a question, e.g. <i>Which country hasn't approved Sweden?</i>",
+        f"In groups: <code>/ask QUESTION</code>, mention @{escape(context.bot.username)}, "
+        "or reply to one of my messages.",
+        "Under an answer: <b>More quotes</b> shows the next ones, <b>Context</b> the paragraph around it.",
+        "/sources lists the articles.",
+    ]
+    user = update.effective_user
+    if state.settings.is_admin(user.id if user else None):
+        lines += [
+            "",
+            "As an admin: <code>/add URL</code>, or send a file (.txt, .md, .html, .json, .jsonl; up to 20 MB) "
+            "to add articles; <code>/remove ID</code> to remove one.",
+        ]
+    await message.reply_text("\n".join(lines))
+
+
+async def sources_command(update: Update, context: Context) -> None:
+    """Lists the articles, ten per page, with Previous/Next buttons."""
+    await _show_sources(update, context, 0, edit=False)
+
+
+async def _show_sources(update: Update, context: Context, page: int, *, edit: bool) -> None:
+    chat = update.effective_chat
+    if chat is None:
+        return
+    articles = await asyncio.to_thread(_state(context).library.articles)
+    pages = max(1, (len(articles) + SOURCES_PER_PAGE - 1) // SOURCES_PER_PAGE)
+    page = min(max(page, 0), pages - 1)
+    text = sources_to_html(articles, page=page, per_page=SOURCES_PER_PAGE)
+    markup = _sources_keyboard(page, len(articles))
+    query = update.callback_query
+    if edit and query is not None and isinstance(query.message, Message):
+        try:
+            await query.edit_message_text(text, reply_markup=markup)
+        except BadRequest as error:
+            # Pressing the button of the page already shown is not an error worth a message.
+            if "not modified" not in str(error):
+                raise
+        return
+    await context.bot.send_message(chat.id, text, reply_markup=markup)
+
+
+async def _refuse_unless_admin(update: Update, context: Context) -> bool:
+    """True for admins; anyone else gets a short refusal (in groups too, since they addressed us)."""
+    user = update.effective_user
+    if _state(context).settings.is_admin(user.id if user else None):
+        return False
+    if update.effective_message is not None:
+        await _reply(update.effective_message, "Only the bot's admins can add or remove articles.")
+    return True
+
+
+async def add_command(update: Update, context: Context) -> None:
+    """Adds the articles at the given URLs (admins only)."""
+    message = update.effective_message
+    if message is None or await _refuse_unless_admin(update, context):
+        return
+    sources = context.args or []
+    if not sources:
+        await _reply(message, "Add like this: <code>/add https://example.com/article</code>, or send me a file.")
+        return
+    await message.chat.send_action(ChatAction.TYPING)
+    documents = await asyncio.to_thread(lambda: list(read_sources(sources)))
+    await _reply(message, _report_html(await _add(context, documents)))
+
+
+async def document_received(update: Update, context: Context) -> None:
+    """Adds the articles in a sent file (admins only; .txt .md .html .json .jsonl up to 20 MB)."""
+    message = update.effective_message
+    if message is None or message.document is None:
+        return
+    user = update.effective_user
+    if not _state(context).settings.is_admin(user.id if user else None):
+        # A file shared in a group is conversation, not a request; only a private sender is told no.
+        if message.chat.type == ChatType.PRIVATE:
+            await _refuse_unless_admin(update, context)
+        return
+    document = message.document
+    name = PurePath(document.file_name or "upload.txt").name
+    if not name.lower().endswith(SUFFIXES):
+        await _reply(message, f"I can read {', '.join(SUFFIXES)} files; {escape(repr(name))} is not one.")
+        return
+    if (document.file_size or 0) > DOWNLOAD_LIMIT:
+        await _reply(message, "That file is over 20 MB, the most Telegram lets a bot download.")
+        return
+    await message.chat.send_action(ChatAction.TYPING)
+    telegram_file = await document.get_file()
+    data = bytes(await telegram_file.download_as_bytearray())
+    documents = await asyncio.to_thread(documents_from_bytes, data, name=name, source=f"telegram:{name}")
+    await _reply(message, _report_html(await _add(context, documents)))
+
+
+async def _add(context: Context, documents: list[Document]) -> AddReport:
+    state = _state(context)
+    async with state.write_lock:
+        return await asyncio.to_thread(state.library.add, documents)
+
+
+def _report_html(report: AddReport) -> str:
+    def ids(label: str, values: list[str]) -> str:
+        shown = ", ".join(f"<code>{escape(value)}</code>" for value in values[:20])
+        more = f" and {len(values) - 20} more" if len(values) > 20 else ""
+        return f"{label}: {len(values)}" + (f" ({shown}{more})" if values else "")
+
+    return "\n".join([ids("Added", report.added), ids("Replaced", report.replaced), ids("Unchanged", report.unchanged)])
+
+
+async def remove_command(update: Update, context: Context) -> None:
+    """Removes articles by id (admins only); ids are shown by /sources."""
+    message = update.effective_message
+    if message is None or await _refuse_unless_admin(update, context):
+        return
+    article_ids = context.args or []
+    if not article_ids:
+        await _reply(message, "Remove like this: <code>/remove ID</code>; /sources shows the ids.")
+        return
+    state = _state(context)
+    async with state.write_lock:
+        removed = await asyncio.to_thread(state.library.remove, article_ids)
+    await _reply(message, "Removed: " + ", ".join(f"<code>{escape(article_id)}</code>" for article_id in removed))
+
+
+async def unknown_command(update: Update, context: Context) -> None:
+    """Points a private chat's unknown command to /help."""
+    if update.effective_message is not None:
+        await _reply(update.effective_message, "I don't know that command; /help shows what I can do.")
+
+
+async def unsupported_message(update: Update, context: Context) -> None:
+    """Explains, in a private chat, that stickers, photos and the like are not questions."""
+    if update.effective_message is not None:
+        await _reply(update.effective_message, "I answer text questions about the articles; /help shows how.")
+
+
+async def error_handler(update: object, context: Context) -> None:
+    """Logs the failure and tells the user briefly: an engine error's one line, else an apology."""
+    error = context.error
+    if isinstance(error, QuotebotError):
+        logger.info("engine refused an update: %s", error)
+        text = escape(str(error))
+    else:
+        logger.error("an update failed", exc_info=error)
+        text = APOLOGY
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    if update.callback_query is not None:
+        with contextlib.suppress(TelegramError):
+            await update.callback_query.answer()
+    message = update.effective_message if update.callback_query is None else None
+    try:
+        await context.bot.send_message(
+            update.effective_chat.id, text, reply_parameters=_reply_to(message) if message is not None else None
+        )
+    except TelegramError as send_error:
+        logger.warning("could not tell chat %s about a failure: %s", update.effective_chat.id, send_error)
+
+
+# -- the application ---------------------------------------------------------------------------------------------
+
+COMMANDS = [
+    BotCommand("ask", "Ask a question about the articles"),
+    BotCommand("sources", "List the articles I know"),
+    BotCommand("help", "What I know and how to ask"),
+    BotCommand("start", "Start here"),
+    BotCommand("add", "Add articles from a URL (admins)"),
+    BotCommand("remove", "Remove an article by id (admins)"),
+]
+
+
+async def _register_commands(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Shows the commands in Telegram's menu (called once at start-up)."""
+    await application.bot.set_my_commands(COMMANDS)
+
+
+def build_application(settings: Settings, library: Library) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The bot, ready to run: handlers, rate limiter and shared state; raises ConfigError on a bad token."""
+    token = settings.telegram_token_value()
+    application = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_base_file_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .rate_limiter(
+            AIORateLimiter(
+                overall_max_rate=settings.telegram_max_rate, overall_time_period=1, max_retries=RATE_LIMIT_RETRIES
+            )
+        )
+        .concurrent_updates(settings.telegram_concurrent_updates)
+        .post_init(_register_commands)
+        .build()
+    )
+    application.bot_data[_STATE_KEY] = BotState(settings=settings, library=library)
+    private = filters.ChatType.PRIVATE
+    application.add_handlers(
+        [
+            CommandHandler(["start", "help"], help_command, filters=_MESSAGES_ONLY),
+            CommandHandler("ask", ask_command, filters=_MESSAGES_ONLY),
+            CommandHandler("sources", sources_command, filters=_MESSAGES_ONLY),
+            CommandHandler("add", add_command, filters=_MESSAGES_ONLY),
+            CommandHandler("remove", remove_command, filters=_MESSAGES_ONLY),
+            CallbackQueryHandler(button_pressed),
+            MessageHandler(_MESSAGES_ONLY & private & filters.TEXT & ~filters.COMMAND, private_question),
+            MessageHandler(_MESSAGES_ONLY & filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND, group_message),
+            MessageHandler(_MESSAGES_ONLY & filters.Document.ALL, document_received),
+            MessageHandler(_MESSAGES_ONLY & private & filters.COMMAND, unknown_command),
+            # Stickers, photos, voice notes...; edited messages match nothing and are ignored.
+            MessageHandler(_MESSAGES_ONLY & private, unsupported_message),
+        ]
+    )
+    application.add_error_handler(error_handler)
+    return application
+
+
+class _RedactToken(logging.Filter):
+    """Replaces the bot token in log lines (it is part of every Bot API URL)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self._token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self._token in message:
+            record.msg, record.args = message.replace(self._token, "[token]"), None
+        return True
+
+
+def run_telegram(
+    settings: Settings,
+    library: Library,
+    *,
+    webhook_url: str | None = None,
+    listen: str = "0.0.0.0",
+    port: int = 8443,
+) -> None:
+    """Run the bot until interrupted: long polling, or a webhook server when ``webhook_url`` is given.
+
+    The webhook server listens on ``listen:port`` at the URL's path (put it behind HTTPS); Telegram must
+    send ``settings.telegram_webhook_secret`` (random per run when unset) with every update. The caller
+    owns ``library`` and closes it afterwards.
+    """
+    application = build_application(settings, library)
+    token = settings.telegram_token_value()
+    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_RedactToken(token))
+    # Edited messages are not subscribed to: answering a question twice would confuse more than help.
+    allowed = [Update.MESSAGE, Update.CALLBACK_QUERY]
+    if webhook_url is None:
+        application.run_polling(allowed_updates=allowed)
+        return
+    secret = settings.telegram_webhook_secret
+    application.run_webhook(
+        listen=listen,
+        port=port,
+        url_path=urlsplit(webhook_url).path.lstrip("/"),
+        webhook_url=webhook_url,
+        secret_token=secret.get_secret_value() if secret else secrets.token_urlsafe(32),
+        allowed_updates=allowed,
+    )
