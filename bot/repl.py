@@ -163,6 +163,10 @@ def run_repl(library: Library, *, console: Console | None = None, history: Path 
         lines = _piped_lines()
     for line in lines:
         if line is not None:
-            session.handle(line)
+            try:
+                session.handle(line)
+            except KeyboardInterrupt:
+                # Ctrl-C while an answer is being worked out cancels that answer, not the session.
+                console.print("(cancelled)")
         if session.done:
             break
