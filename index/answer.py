@@ -1,38 +1,84 @@
 """Quote selection: score the sentences of the retrieved chunks, pick the best, or abstain.
 
-A sentence's score is a weighted sum of a few features that each say something different: how close its
-meaning is to the question (dense, sentence and chunk), and how much of the question's rare words it holds
-(idf-weighted coverage, BM25). The weights and the abstention threshold live in `Scoring`, so a learned
-or calibrated set can replace the defaults without touching this code.
+Each candidate sentence gets a few cheap features that each say something different: how close its meaning
+is to the question (dense, sentence and chunk), how much of the question's rare words it and its
+neighbours hold (idf-weighted coverage, BM25, bigrams), how it compares with the other candidates (margins),
+and whether it holds something of the type the question asks for (a number for "how many", a name for
+"who"). A logistic model combines them into a probability that the sentence holds the answer; its weights
+and the abstention threshold live in `Scoring`, learned by ``scripts/train_scoring.py`` into
+``index/scoring.json`` (see that script for how, and on what data).
 """
 
 from __future__ import annotations
 
+import itertools
+import json
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from index import lexical
+from index import lexical, marking
 from index.search import ChunkHit
 from index.store import CandidateSentence
 
-__all__ = ["ScoredSentence", "Scoring", "rank_sentences"]
+__all__ = ["FEATURES", "LEARNED_SCORING", "ScoredSentence", "Scoring", "rank_sentences", "sentence_features"]
+
+LEARNED_SCORING = Path(__file__).with_name("scoring.json")
+
+FEATURES = (
+    "dense_sentence",
+    "dense_chunk",
+    "dense_margin",
+    "coverage",
+    "coverage_margin",
+    "bm25",
+    "bigrams",
+    "chunk_coverage",
+    "neighbour_coverage",
+    "lexical_chunk",
+    "chunk_rank",
+    "type_match",
+    "novelty",
+    "length",
+)
+
+# Hand-set weights, used only when no learned file ships: dense meaning plus idf-weighted coverage.
+_FALLBACK: dict[str, Any] = {
+    "weights": {"dense_sentence": 4.0, "dense_chunk": 1.5, "coverage": 4.0},
+    "bias": -4.0,
+    "threshold": 0.4,
+}
+
+
+@lru_cache(maxsize=1)
+def _learned() -> dict[str, Any]:
+    if LEARNED_SCORING.exists():
+        loaded: dict[str, Any] = json.loads(LEARNED_SCORING.read_text(encoding="utf-8"))
+        return loaded
+    return _FALLBACK
 
 
 class Scoring(BaseModel):
-    """Weights of the sentence features and the score below which we answer "not found"."""
+    """Logistic weights of the sentence features, and the probability below which we answer "not found"."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    dense_sentence: float = 0.45
-    dense_chunk: float = 0.15
-    coverage: float = 0.40
-    bm25: float = 0.0
-    chunk_rank: float = 0.0
-    threshold: float = 0.40
+    weights: dict[str, float] = Field(default_factory=lambda: dict(_learned()["weights"]))
+    bias: float = Field(default_factory=lambda: float(_learned()["bias"]))
+    threshold: float = Field(default_factory=lambda: float(_learned()["threshold"]), ge=0.0, le=1.0)
+
+    def score(self, features: dict[str, float]) -> float:
+        """The probability, 0..1, that a sentence with these features holds the answer."""
+        logit = self.bias + sum(weight * features.get(name, 0.0) for name, weight in self.weights.items())
+        return 1.0 / (1.0 + math.exp(-max(min(logit, 40.0), -40.0)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +88,93 @@ class ScoredSentence:
     features: dict[str, float]
 
 
+_NUMBERS = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
+    r"thousand|million|billion|dozen|half|january|february|march|april|may|june|july|august|september|october|"
+    r"november|december|century|decade)\b",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"(?<=\S\s)[A-Z][\w'-]*")
+_NUMERIC_LABELS = frozenset({"DATE", "TIME", "CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL"})
+
+
+def _type_match(labels: frozenset[str], text: str, question_stems: set[str]) -> float:
+    """1 when the sentence holds something of the asked type that the question does not name (a cheap proxy
+    for the entity marker: digits and number words for numbers and dates, capitalised words for names)."""
+    if not labels:
+        return 0.0
+    if labels & _NUMERIC_LABELS and _NUMBERS.search(text):
+        return 1.0
+    if labels - _NUMERIC_LABELS:
+        for match in _NAME.finditer(text):
+            stem = lexical.stems(match.group())
+            if stem and stem[0] not in question_stems:
+                return 1.0
+    return 0.0
+
+
+def _bigrams(tokens: Sequence[str]) -> set[tuple[str, str]]:
+    return set(itertools.pairwise(tokens))
+
+
+def sentence_features(
+    question: str,
+    query: NDArray[np.float32],
+    terms: Sequence[str],
+    candidates: Sequence[CandidateSentence],
+    hits: Sequence[ChunkHit],
+    idfs: dict[str, float],
+) -> list[dict[str, float]]:
+    """The features of each candidate, in the candidates' order (see `FEATURES`)."""
+    chunk_dense = {hit.chunk_id: hit.dense for hit in hits}
+    chunk_rank = {hit.chunk_id: rank for rank, hit in enumerate(hits)}
+    best_lexical = max((hit.lexical for hit in hits), default=0.0) or 1.0
+    chunk_lexical = {hit.chunk_id: hit.lexical / best_lexical for hit in hits}
+    sentence_stems = [lexical.stems(candidate.text) for candidate in candidates]
+    average_length = sum(map(len, sentence_stems)) / len(sentence_stems)
+    dense = np.stack([candidate.vector for candidate in candidates]) @ query
+    idf_total = sum(idfs.get(term, 0.0) for term in terms) or 1.0
+    coverage = [lexical.coverage(terms, stems, idfs) for stems in sentence_stems]
+    chunk_stems: dict[int, set[str]] = {}
+    for candidate, stems in zip(candidates, sentence_stems, strict=True):
+        chunk_stems.setdefault(candidate.chunk_id, set()).update(stems)
+    by_position = {(candidate.article_id, candidate.position): index for index, candidate in enumerate(candidates)}
+    term_set = set(terms)
+    question_stems = set(lexical.stems(question))
+    question_bigrams = _bigrams([stem for stem in lexical.stems(question) if stem in term_set])
+    labels = marking.expected_labels(question) if question else frozenset()
+    best_dense = float(dense.max())
+    best_coverage = max(coverage)
+    rows = []
+    for index, candidate in enumerate(candidates):
+        stems = sentence_stems[index]
+        neighbours = [by_position.get((candidate.article_id, candidate.position + step)) for step in (-1, 1)]
+        content = [stem for stem in stems if stem not in lexical.STOPWORDS]
+        rows.append(
+            {
+                "dense_sentence": float(dense[index]),
+                "dense_chunk": chunk_dense.get(candidate.chunk_id, 0.0),
+                "dense_margin": float(dense[index]) - best_dense,
+                "coverage": coverage[index],
+                "coverage_margin": coverage[index] - best_coverage,
+                "bm25": lexical.bm25(terms, stems, idfs, average_length=average_length) / idf_total,
+                "bigrams": (
+                    len(question_bigrams & _bigrams(stems)) / len(question_bigrams) if question_bigrams else 0.0
+                ),
+                "chunk_coverage": lexical.coverage(terms, list(chunk_stems[candidate.chunk_id]), idfs),
+                "neighbour_coverage": max(
+                    (coverage[neighbour] for neighbour in neighbours if neighbour is not None), default=0.0
+                ),
+                "lexical_chunk": chunk_lexical.get(candidate.chunk_id, 0.0),
+                "chunk_rank": 1.0 / (1.0 + chunk_rank.get(candidate.chunk_id, len(hits))),
+                "type_match": _type_match(labels, candidate.text, question_stems),
+                "novelty": (sum(stem not in question_stems for stem in content) / len(content) if content else 0.0),
+                "length": min(len(stems) / 50.0, 1.0),
+            }
+        )
+    return rows
+
+
 def rank_sentences(
     query: NDArray[np.float32],
     terms: Sequence[str],
@@ -49,27 +182,16 @@ def rank_sentences(
     hits: Sequence[ChunkHit],
     idfs: dict[str, float],
     scoring: Scoring,
+    *,
+    question: str = "",
 ) -> list[ScoredSentence]:
     """Candidates scored and sorted best first."""
     if not candidates:
         return []
-    chunk_dense = {hit.chunk_id: hit.dense for hit in hits}
-    chunk_rank = {hit.chunk_id: rank for rank, hit in enumerate(hits)}
-    sentence_stems = [lexical.stems(candidate.text) for candidate in candidates]
-    average_length = sum(map(len, sentence_stems)) / len(sentence_stems)
-    vectors = np.stack([candidate.vector for candidate in candidates])
-    dense = vectors @ query
-    idf_total = sum(idfs.get(term, 0.0) for term in terms) or 1.0
-    scored = []
-    for index, candidate in enumerate(candidates):
-        features = {
-            "dense_sentence": float(dense[index]),
-            "dense_chunk": chunk_dense.get(candidate.chunk_id, 0.0),
-            "coverage": lexical.coverage(terms, sentence_stems[index], idfs),
-            "bm25": lexical.bm25(terms, sentence_stems[index], idfs, average_length=average_length) / idf_total,
-            "chunk_rank": 1.0 / (1.0 + chunk_rank.get(candidate.chunk_id, len(hits))),
-        }
-        score = sum(getattr(scoring, name) * value for name, value in features.items())
-        scored.append(ScoredSentence(candidate, score, features))
+    rows = sentence_features(question, query, terms, candidates, hits, idfs)
+    scored = [
+        ScoredSentence(candidate, scoring.score(features), features)
+        for candidate, features in zip(candidates, rows, strict=True)
+    ]
     scored.sort(key=lambda item: item.score, reverse=True)
     return scored
