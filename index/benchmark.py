@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SIZES = [100, 10_000, 100_000]
 LARGE_SIZE = 1_000_000
+FULL_LIMIT = 200_000
 SENTENCES_PER_ARTICLE = 12
 ENCODE_SAMPLE_CHUNKS = 256
 TARGETS = {
@@ -109,15 +110,37 @@ class SizeReport(BaseModel):
     disk_bytes_per_chunk: float
 
 
+class VectorSizeReport(BaseModel):
+    """The vector index alone at a size too big to ingest through SQLite in a benchmark run."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    chunks: int
+    vectors: str
+    index_type: str
+    build_s: float
+    dense_ms_p50: float
+    dense_ms_p95: float
+    exact_dense_ms_p50: float
+    ann_recall_at_10: float
+    add_one_article_s: float
+    remove_one_article_s: float
+    save_delta_s: float
+    peak_rss_mb: float
+    index_bytes_per_chunk: float
+
+
 class BenchmarkReport(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     machine: str
+    load_average: float
     encoder: str
     cold_start_s: float
     cold_start_torch_s: float | None
     encode: EncodeReport
     sizes: list[SizeReport]
+    vector_sizes: list[VectorSizeReport]
     targets: dict[str, str]
     notes: list[str]
 
@@ -440,6 +463,88 @@ def measure_size(
     )
 
 
+def measure_vectors(size: int, *, data: Path, work: Path, encoder: str, questions: int) -> VectorSizeReport:
+    """The vector index over `size` chunk vectors made like ingest makes them (means of real sentence vectors)."""
+    from index.vectors import VectorIndex
+
+    real, all_questions = load_corpus(data)
+    pool_matrix = np.load(work / f"pool-{encoder}.npy").astype(np.float32)
+    generator = np.random.default_rng(size)
+    # A chunk of 1-5 sentences, as the chunker makes them from ~500 characters.
+    vectors = np.empty((size, pool_matrix.shape[1]), dtype=np.float32)
+    for start in range(0, size, 100_000):
+        count = min(100_000, size - start)
+        members = generator.integers(1, 6, count)
+        sums = np.zeros((count, pool_matrix.shape[1]), dtype=np.float32)
+        for slot in range(5):
+            picked = pool_matrix[generator.integers(0, len(pool_matrix), count)]
+            sums += picked * (members > slot)[:, None]
+        vectors[start : start + count] = sums / np.linalg.norm(sums, axis=1, keepdims=True)
+    ids = np.arange(1, size + 1, dtype=np.int64)
+    embedder = _make_encoder(encoder)
+    chosen = random.Random(0).sample(all_questions, min(questions, len(all_questions)))
+    query_vectors = np.stack([embedder.encode([question])[0] for question in chosen]).astype(np.float32)
+    del real
+
+    index = VectorIndex(pool_matrix.shape[1])
+    began = time.perf_counter()
+    index.rebuild(ids, vectors, generation=1)
+    build_s = time.perf_counter() - began
+    folder = work / f"vectors-{size}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    index.save(folder)
+    dense = []
+    for query in query_vectors:
+        began = time.perf_counter()
+        index.search(query, 40)
+        dense.append((time.perf_counter() - began) * 1000)
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    exact_top = np.concatenate(
+        [np.argsort(-(query_vectors[at : at + 16] @ vectors.T), axis=1)[:, :10] for at in range(0, len(chosen), 16)]
+    )
+    _, ann_ids = index.search_many(query_vectors, 10)
+    found = sum(len(set(ids[row].tolist()) & set(ann_ids[n].tolist())) for n, row in enumerate(exact_top))
+    new_ids = np.arange(size + 1, size + 5, dtype=np.int64)
+    began = time.perf_counter()
+    index.add(new_ids, vectors[:4])
+    index.generation = 2
+    add_s = time.perf_counter() - began
+    began = time.perf_counter()
+    index.save(folder)
+    save_s = time.perf_counter() - began
+    began = time.perf_counter()
+    index.remove(new_ids)
+    index.generation = 3
+    index.save(folder)
+    remove_s = time.perf_counter() - began
+    index_type = index.index_type
+    exact_dense = []
+    if index.kind != "flat":
+        del index
+        exact = VectorIndex(pool_matrix.shape[1], kind="flat")
+        exact.rebuild(ids, vectors, generation=1)
+        for query in query_vectors[:50]:
+            began = time.perf_counter()
+            exact.search(query, 40)
+            exact_dense.append((time.perf_counter() - began) * 1000)
+    return VectorSizeReport(
+        chunks=size,
+        vectors="means of 1-5 real sentence vectors (the pool), as ingest makes chunk vectors; no SQLite",
+        index_type=index_type,
+        build_s=round(build_s, 2),
+        dense_ms_p50=round(_percentile(dense, 0.5), 3),
+        dense_ms_p95=round(_percentile(dense, 0.95), 3),
+        exact_dense_ms_p50=round(_percentile(exact_dense or dense, 0.5), 3),
+        ann_recall_at_10=round(found / (10 * len(chosen)), 4),
+        add_one_article_s=round(add_s, 4),
+        remove_one_article_s=round(remove_s, 4),
+        save_delta_s=round(save_s, 4),
+        peak_rss_mb=round(peak_rss_mb, 1),
+        index_bytes_per_chunk=round(sum(path.stat().st_size for path in folder.iterdir()) / size, 1),
+    )
+
+
 def _question_paragraphs(data: Path) -> list[tuple[str, str]]:
     squad = json.loads((data / "squad-v2.0-dev.json").read_text(encoding="utf-8"))
     return [
@@ -540,8 +645,16 @@ def run_benchmark(
     questions: int = 300,
     seeds: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    vector_sizes: Sequence[int] = (),
+    full_limit: int = FULL_LIMIT,
 ) -> BenchmarkReport:
-    """Measure every size in `sizes` (chunks) on libraries built from `data`; `json_output` is for the caller."""
+    """Measure every size in `sizes` (chunks) on libraries built from `data`; `json_output` is for the caller.
+
+    Sizes above `full_limit` (and those in `vector_sizes`) measure the vector index alone: a full library of a
+    million chunks takes about an hour to write through SQLite on two cores.
+    """
+    vector_sizes = sorted({*vector_sizes, *(size for size in sizes if size > full_limit)})
+    sizes = [size for size in sizes if size <= full_limit]
     del json_output  # the report is the same; the CLI chooses how to print it
     say = progress or (lambda _: None)
     folder = Path(work) if work else Path(tempfile.mkdtemp(prefix="quotebot-bench-"))
@@ -584,17 +697,15 @@ def run_benchmark(
             "encode_tokens_per_chunk": tokens_per_chunk,
             "raw_chunks_per_s": encode.raw_encode_chunks_per_s,
         }
-        output = subprocess.run(
-            [sys.executable, "-m", "index.benchmark", json.dumps(arguments)],
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).parent.parent,
-            env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
-        )
-        if output.returncode != 0:
-            raise RuntimeError(f"size {size} failed: {output.stderr[-2000:]}")
-        reports.append(SizeReport.model_validate_json(output.stdout.strip().splitlines()[-1]))
+        reports.append(SizeReport.model_validate_json(_run_child(arguments)))
         say(reports[-1].model_dump_json())
+    vector_reports: list[VectorSizeReport] = []
+    for size in vector_sizes:
+        say(f"vectors only, size {size:,}")
+        arguments = {"vectors": size, "data": str(data), "work": str(folder), "encoder": encoder}
+        arguments["questions"] = questions
+        vector_reports.append(VectorSizeReport.model_validate_json(_run_child(arguments)))
+        say(vector_reports[-1].model_dump_json())
     seeds_folder = seeds or Path(__file__).parent.parent / "seeds"
     cold = cold_start(seeds_folder, folder, encoder) if seeds_folder.exists() else 0.0
     cold_torch = cold_start(seeds_folder, folder, "torch") if seeds_folder.exists() and encoder == "default" else None
@@ -608,14 +719,30 @@ def run_benchmark(
     ]
     return BenchmarkReport(
         machine=f"{os.cpu_count()} CPUs, {sys.platform}",
+        load_average=round(os.getloadavg()[0], 2),
         encoder=encode.encoder,
         cold_start_s=round(cold, 2),
         cold_start_torch_s=round(cold_torch, 2) if cold_torch is not None else None,
         encode=encode,
         sizes=reports,
+        vector_sizes=vector_reports,
         targets=TARGETS,
         notes=notes,
     )
+
+
+def _run_child(arguments: dict[str, Any]) -> str:
+    """Run one measurement in a fresh process (so its peak RSS is its own); its JSON report."""
+    output = subprocess.run(
+        [sys.executable, "-m", "index.benchmark", json.dumps(arguments)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+        env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
+    )
+    if output.returncode != 0:
+        raise RuntimeError(f"benchmark step {arguments} failed: {output.stderr[-2000:]}")
+    return output.stdout.strip().splitlines()[-1]
 
 
 def format_report(report: BenchmarkReport) -> str:
@@ -646,12 +773,37 @@ def format_report(report: BenchmarkReport) -> str:
             f"| {size.exact_ask_ms_p50} / {size.exact_ask_ms_p95} ({size.exact_dense_ms_p50}) "
             f"| {size.ann_recall_at_10} | {size.peak_rss_mb} | {size.disk_bytes_per_chunk:.0f} |"
         )
+    if report.vector_sizes:
+        lines += [
+            "",
+            "| chunks (vectors only) | index | build s | dense p50 / p95 ms | exact dense p50 ms | recall@10 "
+            "| add one / save delta / remove one s | peak RSS MB | index B/chunk |",
+            "|" + " --- |" * 9,
+        ]
+        for item in report.vector_sizes:
+            lines.append(
+                f"| {item.chunks:,} | {item.index_type} | {item.build_s} | {item.dense_ms_p50} / {item.dense_ms_p95} "
+                f"| {item.exact_dense_ms_p50} | {item.ann_recall_at_10} "
+                f"| {item.add_one_article_s} / {item.save_delta_s} / {item.remove_one_article_s} "
+                f"| {item.peak_rss_mb} | {item.index_bytes_per_chunk:.0f} |"
+            )
     lines.append("")
+    lines.append(f"load average during the run: {report.load_average} on {report.machine}")
     lines.extend(f"note: {note}" for note in report.notes)
     return "\n".join(lines)
 
 
 def _child(arguments: dict[str, Any]) -> None:
+    if "vectors" in arguments:
+        vector_report = measure_vectors(
+            int(arguments["vectors"]),
+            data=Path(arguments["data"]),
+            work=Path(arguments["work"]),
+            encoder=str(arguments["encoder"]),
+            questions=int(arguments["questions"]),
+        )
+        sys.stdout.write(vector_report.model_dump_json() + "\n")
+        return
     report = measure_size(
         int(arguments["size"]),
         data=Path(arguments["data"]),
