@@ -53,7 +53,7 @@ from index.models import AddReport, Answer, Document
 if TYPE_CHECKING:
     from index.library import Library
 
-__all__ = ["AnswerStore", "StoredAnswer", "build_application", "run_telegram"]
+__all__ = ["AnswerStore", "StoredAnswer", "build_application", "run_telegram", "webhook_options"]
 
 logger = logging.getLogger(__name__)
 
@@ -526,6 +526,10 @@ def build_application(settings: Settings, library: Library) -> Application[Any, 
     return application
 
 
+# Edited messages are not subscribed to: answering a question twice would confuse more than help.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+
+
 class _RedactToken(logging.Filter):
     """Replaces the bot token in log lines (it is part of every Bot API URL)."""
 
@@ -560,17 +564,20 @@ def run_telegram(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_RedactToken(token))
-    # Edited messages are not subscribed to: answering a question twice would confuse more than help.
-    allowed = [Update.MESSAGE, Update.CALLBACK_QUERY]
     if webhook_url is None:
-        application.run_polling(allowed_updates=allowed)
-        return
+        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    else:
+        application.run_webhook(**webhook_options(settings, webhook_url, listen=listen, port=port))
+
+
+def webhook_options(settings: Settings, webhook_url: str, *, listen: str, port: int) -> dict[str, Any]:
+    """Arguments of ``run_webhook``/``start_webhook``: served at the URL's path, guarded by a secret token."""
     secret = settings.telegram_webhook_secret
-    application.run_webhook(
-        listen=listen,
-        port=port,
-        url_path=urlsplit(webhook_url).path.lstrip("/"),
-        webhook_url=webhook_url,
-        secret_token=secret.get_secret_value() if secret else secrets.token_urlsafe(32),
-        allowed_updates=allowed,
-    )
+    return {
+        "listen": listen,
+        "port": port,
+        "url_path": urlsplit(webhook_url).path.lstrip("/"),
+        "webhook_url": webhook_url,
+        "secret_token": secret.get_secret_value() if secret else secrets.token_urlsafe(32),
+        "allowed_updates": ALLOWED_UPDATES,
+    }

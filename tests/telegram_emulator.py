@@ -15,11 +15,12 @@ import json
 import re
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any, Self
 
+import aiohttp
 from aiohttp import web
 
 __all__ = [
@@ -228,6 +229,9 @@ class _State:
     files: dict[str, _File] = field(default_factory=dict)
     chats: dict[int, Chat] = field(default_factory=dict)
     errors: list[tuple[str, str]] = field(default_factory=list)
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    deliveries: list[int] = field(default_factory=list)
 
 
 class BotApiEmulator:
@@ -245,6 +249,7 @@ class BotApiEmulator:
         # Strong references to notification tasks: the event loop keeps only weak ones.
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
+        self._client: aiohttp.ClientSession | None = None
         self.port = 0
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -266,6 +271,10 @@ class BotApiEmulator:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._client is not None:
+            await self._client.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -414,9 +423,28 @@ class BotApiEmulator:
         self.state.updates.append(update)
         if message_id is not None:
             self.state.injected_at[(chat.id, message_id)] = time.monotonic()
-        task = asyncio.get_running_loop().create_task(self._notify())
+        self._spawn(self._deliver(update) if self.state.webhook_url else self._notify())
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, update: dict[str, Any]) -> None:
+        """Push one update to the webhook, as Telegram does once setWebhook is called."""
+        if self._client is None:
+            self._client = aiohttp.ClientSession()
+        headers = {"X-Telegram-Bot-Api-Secret-Token": self.state.webhook_secret or ""}
+        assert self.state.webhook_url is not None
+        try:
+            async with self._client.post(self.state.webhook_url, json=update, headers=headers) as response:
+                status = response.status
+        except aiohttp.ClientError:
+            status = 0
+        self.state.deliveries.append(status)
+        if status == 200:
+            self.state.updates.remove(update)
+        await self._notify()
 
     async def _notify(self) -> None:
         async with self._changed:
@@ -448,6 +476,8 @@ class BotApiEmulator:
             return self._error(method, 400, f"Bad Request: can't parse entities: {error}")
         except _BadRequest as error:
             return self._error(method, 400, f"Bad Request: {error}")
+        except _Conflict as error:
+            return self._error(method, 409, f"Conflict: {error}")
         await self._notify()
         return web.json_response({"ok": True, "result": result})
 
@@ -466,9 +496,19 @@ class BotApiEmulator:
         return {**self.bot, "can_join_groups": True, "can_read_all_group_messages": False}
 
     async def _api_delete_webhook(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
+        self.state.webhook_url = self.state.webhook_secret = None
+        return True
+
+    async def _api_set_webhook(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
+        secret = params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise _BadRequest("secret token contains unallowed characters")
+        self.state.webhook_url, self.state.webhook_secret = params["url"], secret
         return True
 
     async def _api_get_updates(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
+        if self.state.webhook_url:
+            raise _Conflict("can't use getUpdates method while webhook is active; use deleteWebhook to delete it")
         offset = int(params.get("offset", 0) or 0)
         limit = int(params.get("limit", 100) or 100)
         timeout = float(params.get("timeout", 0) or 0)
@@ -606,6 +646,10 @@ class BotApiEmulator:
 
 class _BadRequest(Exception):
     """A 400 answer with Telegram's description."""
+
+
+class _Conflict(Exception):
+    """A 409 answer: getUpdates while a webhook is set."""
 
 
 def _snake(method: str) -> str:

@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import shutil
+import socket
 import sqlite3
 import statistics
 import time
@@ -20,7 +21,7 @@ from network_guard import loopback_only
 from telegram_emulator import BOT_TOKEN, BOT_USERNAME, BotApiEmulator, Chat, SentMessage, User
 
 from bot.config import Settings
-from bot.telegram import APOLOGY, EXPIRED, build_application
+from bot.telegram import APOLOGY, EXPIRED, build_application, webhook_options
 from index.library import Library
 from index.models import Answer
 
@@ -357,6 +358,43 @@ def test_flood_control_delays_answers_without_losing_them(library: Library) -> N
                 assert SWEDEN_SENTENCE in reply.text
             assert [error[1] for error in api.state.errors].count("Too Many Requests: retry after 1") == 3
             assert_no_rejections(api)
+
+    run(scenario())
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_webhook_mode_answers_and_refuses_updates_without_the_secret(library: Library) -> None:
+    async def scenario() -> None:
+        async with BotApiEmulator() as api:
+            port = free_port()
+            url = f"http://127.0.0.1:{port}/quotebot/hook"
+            settings = make_settings(api)
+            application = build_application(settings, library)
+            options = webhook_options(settings, url, listen="127.0.0.1", port=port)
+            async with application:
+                assert application.updater is not None
+                await application.updater.start_webhook(**options)
+                await application.start()
+                try:
+                    assert api.state.webhook_url == url and api.state.webhook_secret == options["secret_token"]
+                    chat = private(ALICE)
+                    api.send_text(chat, ALICE, SWEDEN_QUESTION)
+                    [reply] = await api.wait_for_messages(chat.id, 1)
+                    assert SWEDEN_SENTENCE in reply.text
+                    api.state.webhook_secret = "forged"
+                    api.send_text(chat, ALICE, SWEDEN_QUESTION)
+                    await api.wait_until(lambda: len(api.state.deliveries) == 2)
+                    assert api.state.deliveries == [200, 403]
+                    await settle(api)
+                    assert len(api.messages_in(chat.id)) == 1
+                finally:
+                    await application.updater.stop()
+                    await application.stop()
 
     run(scenario())
 
