@@ -226,8 +226,9 @@ async def _answer_question(update: Update, context: Context, question: str) -> N
 
 async def private_question(update: Update, context: Context) -> None:
     """Answers any text message in a private chat as a question."""
-    if update.effective_message is not None and update.effective_message.text is not None:
-        await _answer_question(update, context, update.effective_message.text)
+    message = update.effective_message
+    if message is not None and message.text is not None:
+        await _answer_question(update, context, _without_mention(message.text, context.bot.username))
 
 
 async def ask_command(update: Update, context: Context) -> None:

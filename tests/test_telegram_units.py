@@ -173,3 +173,24 @@ def test_the_emulator_refuses_long_messages_and_long_button_data() -> None:
             "parameters": {"retry_after": 1},
         },
     )
+
+
+def test_the_emulator_serves_files_and_takes_documents_from_the_real_bot() -> None:
+    from telegram import Bot
+    from telegram_emulator import BotApiEmulator, Chat, User
+
+    async def scenario() -> None:
+        async with BotApiEmulator() as api:
+            user = User(7, "Uma")
+            chat = Chat(user.id)
+            upload = api.send_document(chat, user, "notes.txt", "Grüße & <b>".encode())
+            async with Bot(BOT_TOKEN, base_url=api.base_url, base_file_url=api.base_file_url) as bot:
+                telegram_file = await bot.get_file(upload["document"]["file_id"])
+                assert bytes(await telegram_file.download_as_bytearray()) == "Grüße & <b>".encode()
+                await bot.send_document(
+                    chat.id, b"exported", filename="export.txt", caption="<b>done</b>", parse_mode="HTML"
+                )
+            [sent] = api.messages_in(chat.id)
+            assert sent.document == b"exported" and sent.entity_texts("bold") == ["done"]
+
+    asyncio.run(scenario())
