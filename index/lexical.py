@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -38,16 +39,22 @@ def words(text: str) -> list[str]:
     return _WORD.findall(plain)
 
 
+_local = threading.local()
+
+
 @lru_cache(maxsize=100_000)
 def _stem(word: str) -> str:
     return str(_stemmer().stemWord(word))
 
 
-@lru_cache(maxsize=1)
 def _stemmer() -> Any:
-    import snowballstemmer
+    # A snowball stemmer keeps its state between calls, so each thread needs its own.
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import snowballstemmer
 
-    return snowballstemmer.stemmer("porter")
+        stemmer = _local.stemmer = snowballstemmer.stemmer("porter")
+    return stemmer
 
 
 def stems(text: str) -> list[str]:

@@ -164,7 +164,10 @@ class Store:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
             try:
-                connection = sqlite3.connect(self.database_path, timeout=WRITE_WAIT_SECONDS, isolation_level=None)
+                # Each thread gets its own connection; check_same_thread=False only lets close() end them all.
+                connection = sqlite3.connect(
+                    self.database_path, timeout=WRITE_WAIT_SECONDS, isolation_level=None, check_same_thread=False
+                )
                 connection.execute("PRAGMA journal_mode = WAL")
                 connection.execute("PRAGMA synchronous = NORMAL")
                 connection.execute("PRAGMA foreign_keys = ON")

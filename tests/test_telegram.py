@@ -8,7 +8,6 @@ import json
 import logging
 import shutil
 import socket
-import sqlite3
 import statistics
 import time
 from collections import Counter
@@ -94,10 +93,7 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
     with loopback_only():
         opened = Library.open(tmp_path_factory.mktemp("telegram") / "library", seeds=corpus)
     yield opened
-    # Store.close() closes the per-thread SQLite connections that the bot's worker threads opened, which
-    # SQLite refuses unless they were made with check_same_thread=False; drop this once the engine does.
-    with contextlib.suppress(sqlite3.ProgrammingError):
-        opened.close()
+    opened.close()
 
 
 def make_settings(api: BotApiEmulator, **overrides: Any) -> Settings:
