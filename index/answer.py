@@ -74,6 +74,10 @@ class Scoring(BaseModel):
     weights: dict[str, float] = Field(default_factory=lambda: dict(_learned()["weights"]))
     bias: float = Field(default_factory=lambda: float(_learned()["bias"]))
     threshold: float = Field(default_factory=lambda: float(_learned()["threshold"]), ge=0.0, le=1.0)
+    # Optional: a sentence-transformers CrossEncoder (local path or cached name) that reorders the best
+    # `rerank_depth` sentences; abstention then uses the probability of the sentence it puts first.
+    reranker: str | None = None
+    rerank_depth: int = Field(default=20, ge=1)
 
     def score(self, features: dict[str, float]) -> float:
         """The probability, 0..1, that a sentence with these features holds the answer."""
@@ -194,4 +198,11 @@ def rank_sentences(
         for candidate, features in zip(candidates, rows, strict=True)
     ]
     scored.sort(key=lambda item: item.score, reverse=True)
+    if scoring.reranker and question:
+        from index.reranking import load_reranker
+
+        head = scored[: scoring.rerank_depth]
+        reranked = load_reranker(scoring.reranker).scores(question, [item.sentence.text for item in head])
+        order = sorted(range(len(head)), key=lambda index: reranked[index], reverse=True)
+        scored = [head[index] for index in order] + scored[len(head) :]
     return scored
