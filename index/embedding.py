@@ -56,12 +56,13 @@ def cuda_present() -> bool:
 
 
 def default_embedder(device: str | None = None) -> Embedder:
-    """The bundled model on the best engine for `device` (None or "auto": CUDA when present, else the CPU).
+    """The bundled model on the best engine for `device` (None: $QUOTEBOT_DEVICE, else "auto": CUDA if present).
 
     On a GPU: sentence-transformers (torch) on it. On the CPU: ONNX Runtime int8, about twice the torch
     throughput at under one point of answer quality (docs/performance.md); `QUOTEBOT_ENCODER=torch` keeps torch.
     """
-    if device in (None, "auto"):
+    device = device or os.environ.get("QUOTEBOT_DEVICE") or "auto"
+    if device == "auto":
         device = "cuda" if cuda_present() else "cpu"
     if device != "cpu" or os.environ.get("QUOTEBOT_ENCODER", "").lower() == "torch":
         return SentenceTransformerEmbedder(device=device)

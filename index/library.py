@@ -20,7 +20,7 @@ from index import lexical, marking
 from index.answer import ScoredSentence, Scoring, rank_sentences
 from index.articles import read_sources
 from index.chunking import ChunkSpan, chunk_spans, sentence_spans
-from index.embedding import Embedder, SentenceTransformerEmbedder
+from index.embedding import Embedder, default_embedder
 from index.errors import ArticleNotFound, InvalidQuestion
 from index.models import AddReport, Answer, Article, ArticleSummary, Document, LibraryStats, Quote
 from index.search import Retrieval, retrieve
@@ -67,7 +67,7 @@ class Library:
         scoring: Scoring | None = None,
     ) -> Library:
         """Open the library in `path`, creating it if needed; a new library gets the articles in `seeds`."""
-        embedder = embedder or SentenceTransformerEmbedder()
+        embedder = embedder or default_embedder()
         store = Store(Path(path).expanduser(), embedder=embedder.name, dimension=embedder.dimension)
         library = cls(store, embedder, scoring=scoring)
         if store.created and seeds is not None and seeds.exists():

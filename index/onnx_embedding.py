@@ -132,7 +132,9 @@ class OnnxEmbedder:
         self._batch_size = batch_size
         self._cache_folder = cache_folder
         self._session: Any = None
+        self._batch_session: Any = None
         self._tokenizer: Any = None
+        self._path: Path | None = None
         self._lock = threading.Lock()
 
     @property
@@ -147,22 +149,36 @@ class OnnxEmbedder:
     def description(self) -> str:
         return f"onnxruntime {'int8' if self.quantized else 'fp32'} (CPU)"
 
-    def _load(self) -> tuple[Any, Any]:
+    def _load(self, *, batch: bool) -> tuple[Any, Any]:
+        """(session, tokenizer): one thread for single questions, all cores for batches."""
         with self._lock:
-            if self._session is None:
-                import onnxruntime  # type: ignore[import-untyped]
+            if self._tokenizer is None:
                 from tokenizers import Tokenizer
 
-                path = export_onnx(self._cache_folder or default_cache_folder(), quantized=self.quantized)
-                options = onnxruntime.SessionOptions()
-                options.intra_op_num_threads = self._threads or (os.cpu_count() or 1)
-                options.log_severity_level = 3
-                self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+                self._path = export_onnx(self._cache_folder or default_cache_folder(), quantized=self.quantized)
                 tokenizer = Tokenizer.from_file(str(bundled_model_path() / "tokenizer.json"))
                 tokenizer.enable_truncation(MAX_TOKENS)
                 tokenizer.enable_padding()
                 self._tokenizer = tokenizer
+            if batch:
+                if self._batch_session is None:
+                    self._batch_session = self._session_with(self._threads or (os.cpu_count() or 1))
+                return self._batch_session, self._tokenizer
+            if self._session is None:
+                # A single question is ~2 ms on one thread; more threads only add hand-over costs.
+                self._session = self._session_with(1)
             return self._session, self._tokenizer
+
+    def _session_with(self, threads: int) -> Any:
+        import onnxruntime  # type: ignore[import-untyped]
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        # Spinning threads steal the cores that other processes (and other askers) need on a small machine.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        return onnxruntime.InferenceSession(str(self._path), options, providers=["CPUExecutionProvider"])
 
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
         if not texts:
@@ -172,7 +188,7 @@ class OnnxEmbedder:
         return self._encode(texts)
 
     def _encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        session, tokenizer = self._load()
+        session, tokenizer = self._load(batch=len(texts) > 1)
         result = np.zeros((len(texts), self.dimension), dtype=np.float32)
         # Batches of similar length waste no work on padding.
         order = np.argsort([len(text) for text in texts], kind="stable")
