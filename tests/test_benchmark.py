@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index.benchmark import (
@@ -12,6 +13,7 @@ from index.benchmark import (
     build_documents,
     format_report,
     load_corpus,
+    recall_at_10,
     run_benchmark,
     sentence_pool,
 )
@@ -114,3 +116,12 @@ def test_tiny_benchmark_reports_every_figure(tmp_path: Path) -> None:
     table = format_report(report)
     assert "recall@10" in table
     assert table.count("\n| ") >= 3
+
+
+def test_recall_counts_ties_as_found() -> None:
+    matrix = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
+    ids = np.array([10, 11, 12, 13], dtype=np.int64)
+    queries = np.array([[1.0, 0.0]], dtype=np.float32)
+    # Exact top 2 is {10, 11} (a tie); returning 11 then 10 or 10 then 11 is full recall, 13 is not.
+    assert recall_at_10(queries, ids, matrix, np.array([[11, 10, 13, 12]])) == 1.0
+    assert recall_at_10(queries, ids, matrix, np.array([[13, 12, -1, -1]])) == 0.5
