@@ -241,8 +241,7 @@ class Library:
         cleaned = question.strip()
         if not ranked or ranked[0].score < self.scoring.threshold:
             return Answer(question=cleaned, found=False, quotes=[])
-        quotes = [self._quote(cleaned, item) for item in _distinct(ranked)[: max(k, 1)]]
-        return Answer(question=cleaned, found=True, quotes=quotes)
+        return Answer(question=cleaned, found=True, quotes=self._quotes(cleaned, _distinct(ranked)[: max(k, 1)]))
 
     def rank(self, question: str, *, method: Retrieval = "hybrid") -> list[ScoredSentence]:
         """Every candidate sentence for `question`, scored, best first (for `ask` and for evaluation)."""
@@ -258,21 +257,29 @@ class Library:
         idfs = {term: lexical.idf(frequencies.get(term, 0), documents) for term in terms}
         return rank_sentences(query, terms, candidates, hits, idfs, self.scoring, question=cleaned)
 
-    def _quote(self, question: str, item: ScoredSentence) -> Quote:
-        sentence = item.sentence
-        article = self._store.article(sentence.article_id)
-        text = article.text[sentence.start : sentence.stop]
-        return Quote(
-            text=text,
-            start=sentence.start,
-            end=sentence.stop,
-            article_id=article.id,
-            title=article.title,
-            source=article.source,
-            url=article.url,
-            score=round(item.score, 4),
-            answer=marking.short_answer(question, text, offset=sentence.start),
+    def _quotes(self, question: str, items: Sequence[ScoredSentence]) -> list[Quote]:
+        # Slices come from the database's copy of each article, so a long article is never loaded whole.
+        slices = [
+            self._store.article_slice(item.sentence.article_id, item.sentence.start, item.sentence.stop)
+            for item in items
+        ]
+        answers = marking.short_answers(
+            question, [(text, item.sentence.start) for (_, _, _, text), item in zip(slices, items, strict=True)]
         )
+        return [
+            Quote(
+                text=text,
+                start=item.sentence.start,
+                end=item.sentence.stop,
+                article_id=item.sentence.article_id,
+                title=title,
+                source=source,
+                url=url,
+                score=round(item.score, 4),
+                answer=answer,
+            )
+            for (title, source, url, text), item, answer in zip(slices, items, answers, strict=True)
+        ]
 
     def context(self, quote: Quote) -> Quote:
         """The paragraph around `quote` (at least one sentence either side), a verbatim slice of its article."""

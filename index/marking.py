@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 from index import lexical
 from index.models import ShortAnswer
 
-__all__ = ["expected_labels", "mark", "short_answer"]
+__all__ = ["expected_labels", "mark", "mark_all", "short_answer", "short_answers"]
 
 logger = logging.getLogger(__name__)
 
@@ -130,12 +131,23 @@ def _gap(start: int, end: int, positions: list[tuple[int, int]]) -> int:
 
 def mark(question: str, sentence: str) -> tuple[int, int] | None:
     """(start, end) of the short answer inside `sentence`, or None when none of the asked type is there."""
+    return mark_all(question, [sentence])[0]
+
+
+def mark_all(question: str, sentences: Sequence[str]) -> list[tuple[int, int] | None]:
+    """`mark` for several sentences of one answer; spaCy runs them as one batch."""
     labels = expected_labels(question)
-    if not labels:
-        return None
-    model = _model()
+    model = _model() if labels and sentences else None
     if model is None:
-        return None
+        return [None] * len(sentences)
+    with _call_lock:
+        documents = list(model.pipe(sentences))
+    return [
+        _choose(question, labels, sentence, document) for sentence, document in zip(sentences, documents, strict=True)
+    ]
+
+
+def _choose(question: str, labels: frozenset[str], sentence: str, document: Any) -> tuple[int, int] | None:
     preference = _preference(labels, question)
     question_stems = set(lexical.stems(question))
     matched = [
@@ -145,8 +157,6 @@ def mark(question: str, sentence: str) -> tuple[int, int] | None:
         and lexical.stems(match.group())
         and lexical.stems(match.group())[0] in question_stems
     ]
-    with _call_lock:
-        document = model(sentence)
     entities = [(entity.text, entity.label_, entity.start_char, entity.end_char) for entity in document.ents]
     if labels == _ANY or not any(label in labels for _, label, _, _ in entities):
         # No entity of the asked type: a noun phrase near the question's words is the next best guess.
@@ -178,9 +188,17 @@ def mark(question: str, sentence: str) -> tuple[int, int] | None:
     return (best[3], best[4]) if best else None
 
 
+def short_answers(question: str, quotes: Sequence[tuple[str, int]]) -> list[ShortAnswer | None]:
+    """The short answer of each (text, offset) quote, with offsets into the article (`offset`: where `text` starts)."""
+    spans = mark_all(question, [text for text, _ in quotes])
+    return [
+        None
+        if span is None
+        else ShortAnswer(text=text[span[0] : span[1]], start=offset + span[0], end=offset + span[1])
+        for span, (text, offset) in zip(spans, quotes, strict=True)
+    ]
+
+
 def short_answer(question: str, text: str, *, offset: int) -> ShortAnswer | None:
-    """The short answer as a ShortAnswer with offsets into the article (`offset` is where `text` starts)."""
-    span = mark(question, text)
-    if span is None:
-        return None
-    return ShortAnswer(text=text[span[0] : span[1]], start=offset + span[0], end=offset + span[1])
+    """The short answer of one quote."""
+    return short_answers(question, [(text, offset)])[0]

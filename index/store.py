@@ -290,6 +290,20 @@ class Store:
         keys = ("id", "text", "source", "title", "url", "date", "content_hash", "added_at")
         return Article(**dict(zip(keys, row, strict=True)))
 
+    def article_slice(self, article_id: str, start: int, stop: int) -> tuple[str, str, str | None, str]:
+        """(title, source, url, text[start:stop]) of an article; SQLite's substr counts code points as we do."""
+        row = (
+            self.connection()
+            .execute(
+                "SELECT title, source, url, substr(text, ? + 1, ? - ?) FROM articles WHERE id = ?",
+                (start, stop, start, article_id),
+            )
+            .fetchone()
+        )
+        if row is None:
+            raise ArticleNotFound(f"no article has id {article_id!r}; `quotebot sources` lists the ids")
+        return row[0], row[1], row[2], row[3]
+
     def article_ids(self) -> set[str]:
         return {row[0] for row in self.connection().execute("SELECT id FROM articles")}
 
