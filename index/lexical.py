@@ -19,7 +19,7 @@ __all__ = ["STOPWORDS", "bm25", "coverage", "question_terms", "stems", "words"]
 
 _WORD = re.compile(r"[^\W_]+")
 
-# Function words carry no evidence of an answer; kept out of lexical queries and coverage.
+# Function words and pleasantries carry no evidence of an answer; kept out of lexical queries and coverage.
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are aren as at be because been before being below
     between both but by can cannot could couldn did didn do does doesn doing don down during each few for
@@ -28,7 +28,8 @@ STOPWORDS = frozenset(
     ought our ours ourselves out over own same shan she should shouldn so some such t than that the their
     theirs them themselves then there these they this those through to too under until up very was wasn we
     were weren what when where which while who whom why will with won would wouldn you your yours yourself
-    yourselves s d ll m re ve y also many much name named called kind type""".split()
+    yourselves s d ll m re ve y also many much name named called kind type
+    hi hello hey thanks thank please ok okay bye goodbye yes yeah""".split()
 )
 
 

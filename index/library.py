@@ -239,7 +239,8 @@ class Library:
         """The best `k` quotes for `question`, or found=False when no sentence scores above the threshold."""
         ranked = self.rank(question, method=method)
         cleaned = question.strip()
-        if not ranked or ranked[0].score < self.scoring.threshold:
+        # "hi" or "who is she?" names nothing to look for; a quote found for it would only be a coincidence.
+        if not ranked or ranked[0].score < self.scoring.threshold or not lexical.question_terms(cleaned):
             return Answer(question=cleaned, found=False, quotes=[])
         return Answer(question=cleaned, found=True, quotes=self._quotes(cleaned, _distinct(ranked)[: max(k, 1)]))
 

@@ -68,6 +68,14 @@ def test_unrelated_question_is_not_found(corpus_library: Library) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("message", ["hi", "Thanks!", "ok", "Who is she?"])
+def test_chat_pleasantries_and_questions_without_content_words_are_not_answered(
+    corpus_library: Library, message: str
+) -> None:
+    assert corpus_library.ask(message) == Answer(question=message, found=False, quotes=[])
+
+
+@pytest.mark.slow
 def test_context_is_a_wider_verbatim_slice_around_the_quote(corpus_library: Library) -> None:
     quote = corpus_library.ask(SWEDEN_QUESTION).quotes[0]
     context = corpus_library.context(quote)
