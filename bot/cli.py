@@ -61,9 +61,23 @@ _root_library: dict[str, Path | None] = {"path": None}
 
 
 @app.callback()
-def _root(library: LibraryOption = None) -> None:
+def _root(
+    library: LibraryOption = None,
+    device: Annotated[
+        str | None,
+        typer.Option(
+            "--device",
+            envvar="QUOTEBOT_DEVICE",
+            help="Where the model runs: auto (a CUDA GPU when there is one), cpu, cuda, cuda:1.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
     # `quotebot --library DIR ask ...` and `quotebot ask --library DIR ...` both work.
     _root_library["path"] = library
+    if device:
+        # The engine reads the device from the environment when it builds its default embedder.
+        os.environ["QUOTEBOT_DEVICE"] = device
 
 
 def open_library(path: Path | None, *, seed: bool) -> Library:
@@ -318,9 +332,7 @@ def bench(
 
     Example:  quotebot bench --data ../shared/data --chunks 100 --chunks 10000 --json
     """
-    from rich.table import Table
-
-    from index.benchmark import run_benchmark
+    from index.benchmark import format_report, run_benchmark
 
     sizes = list(chunks or [100, 10_000, 100_000])
     if million and 1_000_000 not in sizes:
@@ -335,24 +347,8 @@ def bench(
     )
     if json_output:
         print(report.model_dump_json(indent=2))
-        return
-    dump = report.model_dump()
-    for section, values in dump.items():
-        if section == "sizes":
-            table = Table("figure", *(f"{size['chunks']:,} chunks" for size in values))
-            for name in values[0] if values else []:
-                table.add_row(name, *(_figure(size[name]) for size in values))
-            output.print(table)
-        elif isinstance(values, dict):
-            table = Table(section, "")
-            for name, value in values.items():
-                table.add_row(name, _figure(value))
-            output.print(table)
-        elif isinstance(values, list):
-            for line in values:
-                output.print(f"{section}: {line}", markup=False)
-        else:
-            output.print(f"{section}: {_figure(values)}", markup=False)
+    else:
+        print(format_report(report))
 
 
 def _figure(value: object) -> str:

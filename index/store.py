@@ -334,10 +334,20 @@ class Store:
         )
 
     def all_chunk_vectors(self) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-        rows = self.connection().execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
-        ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-        vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32)
-        return ids, vectors.reshape(len(rows), self.manifest.dimension)
+        """Every chunk id and vector, streamed into arrays sized up front (no second copy at 1M chunks)."""
+        connection = self.connection()
+        connection.execute("BEGIN")
+        try:
+            # One read transaction, so the count and the rows agree even while another process writes.
+            count = connection.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            ids = np.empty(count, dtype=np.int64)
+            vectors = np.empty((count, self.manifest.dimension), dtype=np.float32)
+            for row, (chunk_id, blob) in enumerate(connection.execute("SELECT id, vector FROM chunks ORDER BY id")):
+                ids[row] = chunk_id
+                vectors[row] = np.frombuffer(blob, dtype=np.float32)
+        finally:
+            connection.execute("COMMIT")
+        return ids, vectors
 
     def chunk_vectors(self, chunk_ids: Sequence[int]) -> dict[int, NDArray[np.float32]]:
         marks = ",".join("?" * len(chunk_ids))
