@@ -1,6 +1,6 @@
 """Run the quotebot benchmark: `python benchmarks/bench.py --data ../shared/data [--chunks N ...] [--large] [--json]`.
 
-The same measurement as `quotebot bench` (both call `index.benchmark.run_benchmark`); see docs/performance.md.
+The same measurement as `quotebot bench` (both call `index.benchmark.run_benchmark`); see README.md, Performance.
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ def default_embedder(device: str | None = None) -> Embedder:
     """The bundled model on the best engine for `device` (None: $QUOTEBOT_DEVICE, else "auto": CUDA if present).
 
     On a GPU: sentence-transformers (torch) on it. On the CPU: ONNX Runtime int8, about twice the torch
-    throughput at under one point of answer quality (docs/performance.md); `QUOTEBOT_ENCODER=torch` keeps torch.
+    throughput at under one point of answer quality (README.md, Performance); `QUOTEBOT_ENCODER=torch` keeps torch.
     """
     device = device or os.environ.get("QUOTEBOT_DEVICE") or "auto"
     if device == "auto":

@@ -4,7 +4,7 @@ The ONNX graph is exported once from the bundled weights (torch is needed for th
 few seconds) into the user's cache folder, mean pooling and L2 normalisation included, then its MatMul
 weights are quantised to int8 per channel. Later processes load only onnxruntime and tokenizers (~0.3 s,
 against ~3 s for torch and sentence-transformers), and encode about twice as fast on a CPU.
-Vectors agree with the torch model's to cosine >= 0.98 (mean 0.99); see docs/performance.md.
+Vectors agree with the torch model's to cosine >= 0.98 (mean 0.99); see README.md, Performance.
 """
 
 from __future__ import annotations

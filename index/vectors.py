@@ -46,7 +46,7 @@ RETRAIN_GROWTH = 4.0
 # 100,000-chunk library recall@10 against exact search was 0.90 at 1/16, 0.96 at 1/4, 0.98 at 1/2 (2.9 ms at 1/4).
 PROBE_FRACTION = 1 / 4
 MIN_PROBES = 16
-# Past 1,024 lists a quarter would scan too much; 256 of 2,048 at a million chunks is ~15 ms (docs/performance.md).
+# Past 1,024 lists a quarter would scan too much; 256 of 2,048 at a million chunks is ~15 ms (README.md, Performance).
 MAX_PROBES = 256
 # Training k-means on this many points per list is plenty for a coarse quantizer and keeps training to seconds.
 TRAIN_POINTS_PER_LIST = 32
