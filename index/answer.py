@@ -6,7 +6,8 @@ neighbours hold (idf-weighted coverage, BM25, bigrams), how it compares with the
 and whether it holds something of the type the question asks for (a number for "how many", a name for
 "who"). A logistic model combines them into a probability that the sentence holds the answer; its weights
 and the abstention threshold live in `Scoring`, learned by ``scripts/train_scoring.py`` into
-``index/scoring.json`` (see that script for how, and on what data).
+``index/scoring.json`` (see that script for how, and on what data). An optional second stage rescores the best
+few with the bundled cross-encoder (`Scoring.reranked()`, see index.reranking).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,9 +31,21 @@ from index import lexical, marking
 from index.search import ChunkHit
 from index.store import CandidateSentence
 
-__all__ = ["FEATURES", "LEARNED_SCORING", "ScoredSentence", "Scoring", "rank_sentences", "sentence_features"]
+__all__ = [
+    "FEATURES",
+    "LEARNED_SCORING",
+    "RERANKED_SCORING",
+    "ScoredSentence",
+    "Scoring",
+    "rank_sentences",
+    "rerank",
+    "sentence_features",
+]
 
 LEARNED_SCORING = Path(__file__).with_name("scoring.json")
+# The two-stage scoring: first-stage weights, the bundled reranker's blend and their threshold (opt-in: it raises
+# quote@1 by 2 points on SQuAD v2.0 dev but costs ~30 ms a question on a CPU; see docs/quality.md).
+RERANKED_SCORING = Path(__file__).with_name("reranker") / "scoring.json"
 
 FEATURES = (
     "dense_sentence",
@@ -58,10 +72,17 @@ _FALLBACK: dict[str, Any] = {
 }
 
 
-@lru_cache(maxsize=1)
 def _learned() -> dict[str, Any]:
-    if LEARNED_SCORING.exists():
-        loaded: dict[str, Any] = json.loads(LEARNED_SCORING.read_text(encoding="utf-8"))
+    # QUOTEBOT_RERANKER=bundled makes the two-stage scoring (index/reranker/scoring.json) the default.
+    if os.environ.get("QUOTEBOT_RERANKER", "").strip().lower() == "bundled":
+        return _read(RERANKED_SCORING)
+    return _read(LEARNED_SCORING)
+
+
+@lru_cache(maxsize=4)
+def _read(path: Path) -> dict[str, Any]:
+    if path.exists():
+        loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         return loaded
     return _FALLBACK
 
@@ -74,15 +95,46 @@ class Scoring(BaseModel):
     weights: dict[str, float] = Field(default_factory=lambda: dict(_learned()["weights"]))
     bias: float = Field(default_factory=lambda: float(_learned()["bias"]))
     threshold: float = Field(default_factory=lambda: float(_learned()["threshold"]), ge=0.0, le=1.0)
-    # Optional: a sentence-transformers CrossEncoder (local path or cached name) that reorders the best
-    # `rerank_depth` sentences; abstention then uses the probability of the sentence it puts first.
-    reranker: str | None = None
-    rerank_depth: int = Field(default=20, ge=1)
+    # The second stage: a cross-encoder ("bundled": the int8 ONNX one in index/reranker/, or a folder or
+    # CrossEncoder name, see index.reranking) scores the best `rerank_depth` sentences of the logistic model.
+    # With `rerank_blend` ({"first_stage": a, "reranker": b, "bias": c}) their probability becomes
+    # sigmoid(a * first-stage logit + b * reranker logit + c) and they are sorted by it; with an empty blend
+    # they are only reordered by the reranker and keep their first-stage probability. None: no second stage.
+    reranker: str | None = Field(default_factory=lambda: _learned().get("reranker"))
+    rerank_depth: int = Field(default_factory=lambda: int(_learned().get("rerank_depth", 20)), ge=1)
+    rerank_blend: dict[str, float] = Field(default_factory=lambda: dict(_learned().get("rerank_blend", {})))
+
+    @classmethod
+    def load(cls, path: Path, **overrides: Any) -> Scoring:
+        """The scoring learned into `path` (a file `scripts/train_scoring.py` writes), with `overrides`."""
+        learned = json.loads(Path(path).read_text(encoding="utf-8"))
+        fields = {name: learned[name] for name in cls.model_fields if name in learned}
+        return cls(**{**fields, **overrides})
+
+    @classmethod
+    def reranked(cls, **overrides: Any) -> Scoring:
+        """The two-stage scoring with the bundled reranker (index/reranker/scoring.json)."""
+        return cls.load(RERANKED_SCORING, **overrides)
+
+    def logit(self, features: dict[str, float]) -> float:
+        """The first-stage log-odds that a sentence with these features holds the answer."""
+        return self.bias + sum(weight * features.get(name, 0.0) for name, weight in self.weights.items())
 
     def score(self, features: dict[str, float]) -> float:
-        """The probability, 0..1, that a sentence with these features holds the answer."""
-        logit = self.bias + sum(weight * features.get(name, 0.0) for name, weight in self.weights.items())
-        return 1.0 / (1.0 + math.exp(-max(min(logit, 40.0), -40.0)))
+        """The probability, 0..1, that a sentence with these features holds the answer (first stage)."""
+        return _sigmoid(self.logit(features))
+
+    def blend(self, first_stage_logit: float, reranker_logit: float) -> float:
+        """The second-stage probability of a reranked sentence (see `rerank_blend`)."""
+        return _sigmoid(
+            self.rerank_blend.get("bias", 0.0)
+            + self.rerank_blend.get("first_stage", 0.0) * first_stage_logit
+            + self.rerank_blend.get("reranker", 0.0) * reranker_logit
+        )
+
+
+def _sigmoid(logit: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(logit, 40.0), -40.0)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,8 +240,9 @@ def rank_sentences(
     scoring: Scoring,
     *,
     question: str = "",
+    rerank_head: bool = True,
 ) -> list[ScoredSentence]:
-    """Candidates scored and sorted best first."""
+    """Candidates scored and sorted best first (the head by `scoring.reranker` too, unless `rerank_head` is False)."""
     if not candidates:
         return []
     rows = sentence_features(question, query, terms, candidates, hits, idfs)
@@ -198,11 +251,32 @@ def rank_sentences(
         for candidate, features in zip(candidates, rows, strict=True)
     ]
     scored.sort(key=lambda item: item.score, reverse=True)
-    if scoring.reranker and question:
-        from index.reranking import load_reranker
-
-        head = scored[: scoring.rerank_depth]
-        reranked = load_reranker(scoring.reranker).scores(question, [item.sentence.text for item in head])
-        order = sorted(range(len(head)), key=lambda index: reranked[index], reverse=True)
-        scored = [head[index] for index in order] + scored[len(head) :]
+    if scoring.reranker and question and rerank_head:
+        return rerank(question, scored, scoring)
     return scored
+
+
+def rerank(question: str, scored: Sequence[ScoredSentence], scoring: Scoring) -> list[ScoredSentence]:
+    """The second stage: the best `scoring.rerank_depth` of `scored` (sorted) rescored by the reranker, then the
+    rest in their order (their probability capped at the lowest of the head, so scores stay sorted)."""
+    from index.reranking import load_reranker
+
+    if not scoring.reranker:
+        return list(scored)
+    head = list(scored[: scoring.rerank_depth])
+    logits = load_reranker(scoring.reranker).scores(question, [item.sentence.text for item in head])
+    if scoring.rerank_blend:
+        head = [
+            ScoredSentence(
+                item.sentence,
+                scoring.blend(scoring.logit(item.features), value),
+                {**item.features, "reranker": value},
+            )
+            for item, value in zip(head, logits, strict=True)
+        ]
+        head.sort(key=lambda item: item.score, reverse=True)
+        floor = head[-1].score if head else 1.0
+        tail = [ScoredSentence(item.sentence, min(item.score, floor), item.features) for item in scored[len(head) :]]
+        return head + tail
+    order = sorted(range(len(head)), key=lambda index: logits[index], reverse=True)
+    return [head[index] for index in order] + list(scored[len(head) :])

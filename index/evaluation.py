@@ -299,11 +299,15 @@ def run_systems(library: Library, question: str) -> dict[str, Outcome]:
         score=best.score if best is not None else 0.0,
     )
     started = time.perf_counter()
-    lexical = sorted(library.rank(question, method="lexical"), key=lambda item: item.features["bm25"], reverse=True)
+    lexical = sorted(
+        library.rank(question, method="lexical", rerank=False), key=lambda item: item.features["bm25"], reverse=True
+    )
     lexical_seconds = time.perf_counter() - started
     started = time.perf_counter()
     dense = sorted(
-        library.rank(question, method="dense"), key=lambda item: item.features["dense_sentence"], reverse=True
+        library.rank(question, method="dense", rerank=False),
+        key=lambda item: item.features["dense_sentence"],
+        reverse=True,
     )
     dense_seconds = time.perf_counter() - started
     started = time.perf_counter()

@@ -244,8 +244,9 @@ class Library:
             return Answer(question=cleaned, found=False, quotes=[])
         return Answer(question=cleaned, found=True, quotes=self._quotes(cleaned, _distinct(ranked)[: max(k, 1)]))
 
-    def rank(self, question: str, *, method: Retrieval = "hybrid") -> list[ScoredSentence]:
-        """Every candidate sentence for `question`, scored, best first (for `ask` and for evaluation)."""
+    def rank(self, question: str, *, method: Retrieval = "hybrid", rerank: bool = True) -> list[ScoredSentence]:
+        """Every candidate sentence for `question`, scored, best first (for `ask` and for evaluation); with
+        rerank=False, by the first-stage scorer only (no reranker: the baselines of evaluation)."""
         cleaned = _validate(question)
         self._ensure_vectors()
         query = self._embedder.encode([cleaned])[0]
@@ -256,7 +257,7 @@ class Library:
         candidates = self._store.sentences_of_chunks([hit.chunk_id for hit in hits])
         frequencies, documents = self._store.document_frequencies(terms)
         idfs = {term: lexical.idf(frequencies.get(term, 0), documents) for term in terms}
-        return rank_sentences(query, terms, candidates, hits, idfs, self.scoring, question=cleaned)
+        return rank_sentences(query, terms, candidates, hits, idfs, self.scoring, question=cleaned, rerank_head=rerank)
 
     def _quotes(self, question: str, items: Sequence[ScoredSentence]) -> list[Quote]:
         # Slices come from the database's copy of each article, so a long article is never loaded whole.

@@ -1,4 +1,5 @@
-"""The optional CrossEncoder reranker, loaded from a tiny model that the test builds and saves (no download)."""
+"""Rerankers: the bundled int8 ONNX cross-encoder (index/reranker/), and any CrossEncoder on disk, here a tiny
+model that the test builds and saves (no download)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from index.answer import Scoring
 from index.embedding import HashingEmbedder
 from index.library import Library
 from index.models import Document
-from index.reranking import load_reranker
+from index.reranking import BUNDLED, BUNDLED_RERANKER, OnnxReranker, load_reranker
 
 _WORDS = "the normans gave their name to normandy a region in france william invaded england 1066 where is what".split()
 
@@ -41,11 +42,12 @@ def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_reranker_reorders_the_best_sentences(tiny_cross_encoder: Path, tmp_path: Path) -> None:
     text = "The Normans gave their name to Normandy. Normandy is a region in France. William invaded England in 1066."
     question = "Where is Normandy?"
-    plain = Scoring(threshold=0.0)
+    plain = Scoring(threshold=0.0, reranker=None)
     with Library.open(tmp_path / "plain", embedder=HashingEmbedder(), scoring=plain) as library:
         library.add([Document(text=text, source="normans.txt")])
         before = [item.sentence.text for item in library.rank(question)]
-    reranked = Scoring(threshold=0.0, reranker=str(tiny_cross_encoder))
+    # No blend: the reranker only reorders the head.
+    reranked = Scoring(threshold=0.0, reranker=str(tiny_cross_encoder), rerank_blend={})
     with Library.open(tmp_path / "reranked", embedder=HashingEmbedder(), scoring=reranked) as library:
         library.add([Document(text=text, source="normans.txt")])
         after = [item.sentence.text for item in library.rank(question)]
@@ -56,3 +58,66 @@ def test_reranker_reorders_the_best_sentences(tiny_cross_encoder: Path, tmp_path
     assert [quote.text for quote in answer.quotes] == after
     for quote in answer.quotes:
         assert text[quote.start : quote.end] == quote.text
+
+
+_TEXT = (
+    "The Normans gave their name to Normandy. Normandy is a region in France. William invaded England in 1066. "
+    "The weather in the region is mild. Many tourists visit the coast every summer."
+)
+
+
+def test_the_bundled_reranker_ships_small_and_is_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = BUNDLED_RERANKER / "model.onnx"
+    assert model.is_file()
+    assert model.stat().st_size < 30_000_000
+    assert (BUNDLED_RERANKER / "tokenizer.json").is_file()
+    monkeypatch.delenv("QUOTEBOT_RERANKER", raising=False)
+    assert Scoring().reranker is None
+    reranked = Scoring.reranked()
+    assert reranked.reranker == BUNDLED
+    assert reranked.rerank_blend
+    assert reranked.weights != Scoring().weights
+    assert Scoring.reranked(threshold=0.5).threshold == 0.5
+    monkeypatch.setenv("QUOTEBOT_RERANKER", "bundled")
+    assert Scoring() == reranked
+    assert isinstance(load_reranker(BUNDLED), OnnxReranker)
+
+
+def test_the_bundled_reranker_prefers_the_sentence_that_answers() -> None:
+    reranker = load_reranker(BUNDLED)
+    scores = reranker.scores(
+        "When did William invade England?",
+        ["The weather in the region is mild.", "William invaded England in 1066.", "Normandy is a region in France."],
+    )
+    assert len(scores) == 3
+    assert max(range(3), key=scores.__getitem__) == 1
+    assert reranker.scores("anything", []) == []
+    # Long sentences are truncated, not refused.
+    assert len(reranker.scores("Where?", ["word " * 1000])) == 1
+
+
+def test_an_onnx_folder_is_loaded_as_an_onnx_reranker() -> None:
+    assert isinstance(load_reranker(str(BUNDLED_RERANKER)), OnnxReranker)
+
+
+def test_the_blend_rescores_the_head_and_keeps_scores_sorted_and_quotes_verbatim(tmp_path: Path) -> None:
+    question = "When did William invade England?"
+    blended = Scoring(threshold=0.0, reranker=BUNDLED, rerank_depth=3, rerank_blend={"reranker": 1.0})
+    with Library.open(tmp_path / "blend", embedder=HashingEmbedder(), scoring=blended) as library:
+        library.add([Document(text=_TEXT, source="normans.txt")])
+        first = library.rank(question, rerank=False)
+        ranked = library.rank(question)
+        answer = library.ask(question, k=5)
+    assert sorted(item.sentence.text for item in ranked) == sorted(item.sentence.text for item in first)
+    head = [item.sentence.text for item in first[:3]]
+    logits = load_reranker(BUNDLED).scores(question, head)
+    assert [item.sentence.text for item in ranked[:3]] == [
+        text for _, text in sorted(zip(logits, head, strict=True), key=lambda pair: -pair[0])
+    ]
+    assert [item.sentence.text for item in ranked[3:]] == [item.sentence.text for item in first[3:]]
+    scores = [item.score for item in ranked]
+    assert scores == sorted(scores, reverse=True)
+    assert all("reranker" in item.features for item in ranked[:3])
+    assert answer.found
+    for quote in answer.quotes:
+        assert _TEXT[quote.start : quote.end] == quote.text
