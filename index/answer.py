@@ -44,7 +44,7 @@ __all__ = [
 
 LEARNED_SCORING = Path(__file__).with_name("scoring.json")
 # The two-stage scoring: first-stage weights, the bundled reranker's blend and their threshold (opt-in: it raises
-# quote@1 by 2 points on SQuAD v2.0 dev but costs ~30 ms a question on a CPU; see docs/quality.md).
+# quote@1 by 2 points on SQuAD v2.0 dev but costs ~30 ms a question on a CPU; see README.md, Answer quality).
 RERANKED_SCORING = Path(__file__).with_name("reranker") / "scoring.json"
 
 FEATURES = (
