@@ -150,14 +150,20 @@ def mark_all(question: str, sentences: Sequence[str]) -> list[tuple[int, int] | 
         return [None] * len(sentences)
     parsing = [name for name in ("tagger", "attribute_ruler", "parser") if name in model.pipe_names]
     with _call_lock:
-        # Entities alone first: the parser (for noun phrases) doubles the time and is needed only where no
-        # entity of the asked type turns up.
+        if labels == _ANY:
+            # Any entity or noun phrase may answer: one full pass.
+            return [
+                _choose(question, labels, sentence, document)
+                for sentence, document in zip(sentences, model.pipe(sentences), strict=True)
+            ]
+        # A typed question: entities alone first; the parser (for noun phrases) doubles the time and is
+        # needed only where no entity of the asked type turns up.
         with model.select_pipes(disable=parsing):
             documents = list(model.pipe(sentences))
         wanting = [
             index
             for index, document in enumerate(documents)
-            if labels == _ANY or not any(entity.label_ in labels for entity in document.ents)
+            if not any(entity.label_ in labels for entity in document.ents)
         ]
         if wanting:
             for index, document in zip(wanting, model.pipe([sentences[index] for index in wanting]), strict=True):
