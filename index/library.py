@@ -6,6 +6,7 @@ folder's lock, across processes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -56,6 +57,9 @@ class Library:
         self._vectors = VectorIndex(embedder.dimension)
         self._vectors_lock = threading.Lock()
         self.scoring = scoring or Scoring()
+        # Questions repeat (More quotes, the same question in several chats, evaluation's baselines): each
+        # is encoded once per library.
+        self._question_vector = functools.lru_cache(maxsize=1024)(self._encode_question)
 
     @classmethod
     def open(
@@ -249,7 +253,7 @@ class Library:
         rerank=False, by the first-stage scorer only (no reranker: the baselines of evaluation)."""
         cleaned = _validate(question)
         self._ensure_vectors()
-        query = self._embedder.encode([cleaned])[0]
+        query = self._question_vector(cleaned)
         terms = lexical.question_terms(cleaned)
         hits = retrieve(self._store, self._vectors, query, terms, method=method)
         if not hits:
@@ -258,6 +262,11 @@ class Library:
         frequencies, documents = self._store.document_frequencies(terms)
         idfs = {term: lexical.idf(frequencies.get(term, 0), documents) for term in terms}
         return rank_sentences(query, terms, candidates, hits, idfs, self.scoring, question=cleaned, rerank_head=rerank)
+
+    def _encode_question(self, question: str) -> NDArray[np.float32]:
+        vector: NDArray[np.float32] = self._embedder.encode([question])[0]
+        vector.flags.writeable = False  # shared by every caller of the cache
+        return vector
 
     def _quotes(self, question: str, items: Sequence[ScoredSentence]) -> list[Quote]:
         # Slices come from the database's copy of each article, so a long article is never loaded whole.

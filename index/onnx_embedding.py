@@ -14,7 +14,6 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -183,8 +182,6 @@ class OnnxEmbedder:
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if len(texts) == 1:
-            return _cached_single(self, texts[0]).copy()
         return self._encode(texts)
 
     def _encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
@@ -200,9 +197,3 @@ class OnnxEmbedder:
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             result[rows] = session.run(None, feed)[0]
         return result
-
-
-@lru_cache(maxsize=1024)
-def _cached_single(embedder: OnnxEmbedder, text: str) -> NDArray[np.float32]:
-    # Questions repeat (More quotes, the same question in several chats): encode each once.
-    return embedder._encode([text])
