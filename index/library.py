@@ -241,10 +241,13 @@ class Library:
 
     def ask(self, question: str, *, k: int = 3, method: Retrieval = "hybrid") -> Answer:
         """The best `k` quotes for `question`, or found=False when no sentence scores above the threshold."""
-        ranked = self.rank(question, method=method)
-        cleaned = question.strip()
-        # "hi" or "who is she?" names nothing to look for; a quote found for it would only be a coincidence.
-        if not ranked or ranked[0].score < self.scoring.threshold or not lexical.question_terms(cleaned):
+        cleaned = _validate(question)
+        # "hi" or "who is she?" names nothing to look for; a quote found for it would only be a coincidence,
+        # so nothing is encoded or searched.
+        if not lexical.question_terms(cleaned):
+            return Answer(question=cleaned, found=False, quotes=[])
+        ranked = self.rank(cleaned, method=method)
+        if not ranked or ranked[0].score < self.scoring.threshold:
             return Answer(question=cleaned, found=False, quotes=[])
         return Answer(question=cleaned, found=True, quotes=self._quotes(cleaned, _distinct(ranked)[: max(k, 1)]))
 
