@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -255,11 +255,16 @@ def telegram(
 ) -> None:
     """Run the Telegram bot (token in QUOTEBOT_TELEGRAM_TOKEN or .env; see the README's Telegram section)."""
     from bot.config import load_settings
-    from bot.telegram import run_telegram
+    from bot.redaction import redact_secret
 
     settings = load_settings()
-    # A bad token is reported before the model loads or anything touches the network.
-    settings.telegram_token_value()
+    # A bad token is reported before the model loads or anything touches the network; a good one is
+    # redacted from every log line and traceback before anything else can print it.
+    redact_secret(settings.telegram_token_value())
+    from bot.telegram import check_bot_api, run_telegram
+
+    # A revoked token or an unreachable Bot API is one line on stderr before any indexing.
+    check_bot_api(settings)
     folder = library or settings.library
     with open_library(folder, seed=True) as opened:
         run_telegram(settings, opened, webhook_url=webhook, listen=listen, port=port)
@@ -270,20 +275,31 @@ def evaluate_command(
     dataset: Annotated[Path, typer.Argument(help="A SQuAD-format file (v1.1 or v2.0).", show_default=False)],
     limit: Annotated[int | None, typer.Option(help="Ask a reproducible sample of N questions.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the --limit sample.")] = 0,
+    split: Annotated[
+        str,
+        typer.Option(
+            help="all, or the half of the file's articles by sorted title: train (the first 17, which the reader "
+            "learned from) or test (the rest). Report SQuAD v2.0 dev figures with --split test."
+        ),
+    ] = "all",
     library: Annotated[
         Path | None,
-        typer.Option(help="Keep the evaluation library here and reuse it next time (default: a temporary one)."),
+        typer.Option(
+            "--library",
+            "-l",
+            help="Keep the evaluation library here and reuse it next time (default: a temporary one).",
+        ),
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Measure answer quality on a SQuAD-format file: bm25, dense and hybrid baselines beside quotebot.
+    """Measure answer quality on a SQuAD-format file: bm25, dense, hybrid and no-reader beside quotebot.
 
-    Example:  quotebot eval ../shared/data/squad-v2.0-dev.json --limit 1500 --library /tmp/squad-library
+    Example:  quotebot eval ../shared/data/squad-v2.0-dev.json --split test --limit 1500 -l /tmp/squad-library
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from index.evaluation import evaluate
+    from index.evaluation import Split, evaluate
 
     with Progress(
         TextColumn("{task.description}"),
@@ -301,7 +317,9 @@ def evaluate_command(
                 tasks[stage] = progress.add_task(stage, total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
-        report = evaluate(dataset, limit=limit, seed=seed, library=library, progress=advance)
+        if split not in ("all", "train", "test"):
+            raise typer.BadParameter(f"{split!r} is not a split; use all, train or test", param_hint="--split")
+        report = evaluate(dataset, limit=limit, seed=seed, split=cast(Split, split), library=library, progress=advance)
     if json_output:
         print(report.model_dump_json(indent=2))
         return
@@ -314,6 +332,8 @@ def evaluate_command(
     for name, system in report.systems.items():
         table.add_row(name, *(_figure(value) for value in system.model_dump().values()))
     output.print(table)
+    if report.reader_f1_gold_sentence is not None:
+        output.print(f"reader on the gold sentence: F1 {report.reader_f1_gold_sentence:.1f}")
 
 
 @app.command()
@@ -375,6 +395,7 @@ def _configure_logging() -> None:
 def main() -> None:
     """Console entry point: runs the app and turns every error into one line on stderr."""
     from bot.config import ConfigError
+    from bot.redaction import redact
     from index.errors import InvalidQuestion, QuotebotError
 
     _configure_logging()
@@ -382,10 +403,10 @@ def main() -> None:
     try:
         app(prog_name="quotebot")
     except InvalidQuestion as error:
-        messages.print(f"[red]error:[/red] {_markup_escape(str(error))}")
+        messages.print(f"[red]error:[/red] {_markup_escape(redact(str(error)))}")
         sys.exit(2)
     except (QuotebotError, ConfigError) as error:
-        messages.print(f"[red]error:[/red] {_markup_escape(str(error))}")
+        messages.print(f"[red]error:[/red] {_markup_escape(redact(str(error)))}")
         sys.exit(1)
     except OSError as error:
         where = f" ({error.filename})" if error.filename else ""
@@ -401,7 +422,7 @@ def main() -> None:
         if debug:
             raise
         messages.print(
-            f"[red]error:[/red] unexpected {type(error).__name__}: {_markup_escape(str(error))}; "
+            f"[red]error:[/red] unexpected {type(error).__name__}: {_markup_escape(redact(str(error)))}; "
             "rerun with QUOTEBOT_DEBUG=1 to see where, and report it"
         )
         sys.exit(2)

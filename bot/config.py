@@ -46,11 +46,28 @@ class Settings(BaseSettings):
     telegram_max_rate: float = Field(default=30.0, gt=0)
     telegram_concurrent_updates: int = Field(default=8, ge=1, le=256)
     admins: Annotated[frozenset[int], NoDecode] = frozenset()
+    # Who may ask, besides the admins: these users anywhere, anyone in these chats, or everyone when public.
+    users: Annotated[frozenset[int], NoDecode] = frozenset()
+    chats: Annotated[frozenset[int], NoDecode] = frozenset()
+    public: bool = False
+    # Host names /add may fetch although they resolve to a loopback, private or other non-public address.
+    allowed_hosts: Annotated[frozenset[str], NoDecode] = frozenset()
+    # The most one /add URL or upload may download, and the seconds one URL fetch may take in all.
+    max_download_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    fetch_deadline: float = Field(default=30.0, gt=0)
+    # Fair share: one user's questions waiting for an answer at once, and asked in any 60 seconds.
+    questions_in_flight: int = Field(default=2, ge=1)
+    questions_per_minute: int = Field(default=20, ge=1)
+    # Threads asking the engine at once; each ask is CPU work, so about the machine's cores.
+    engine_workers: int = Field(default=2, ge=1, le=64)
+    # Answers kept for their buttons, in all and per user (past a user's share, their oldest go first).
+    stored_answers: int = Field(default=10_000, ge=1)
+    stored_answers_per_user: int = Field(default=500, ge=1)
     library: Path = Field(default_factory=default_library_path)
 
-    @field_validator("admins", mode="before")
+    @field_validator("admins", "users", "chats", "allowed_hosts", mode="before")
     @classmethod
-    def _parse_admins(cls, value: Any) -> Any:
+    def _parse_list(cls, value: Any) -> Any:
         """Accept "1,2", "1 2" or a JSON list, as people write them in a .env file."""
         if not isinstance(value, str):
             return value
@@ -77,6 +94,20 @@ class Settings(BaseSettings):
     def is_admin(self, user_id: int | None) -> bool:
         """Whether this Telegram user may add and remove articles."""
         return user_id is not None and user_id in self.admins
+
+    def may_ask(self, user_id: int | None, chat_id: int | None) -> bool:
+        """Whether this user, writing in this chat, may ask questions and use the answers' buttons."""
+        return (
+            self.public
+            or self.is_admin(user_id)
+            or (user_id is not None and user_id in self.users)
+            or (chat_id is not None and chat_id in self.chats)
+        )
+
+    @property
+    def admins_only(self) -> bool:
+        """True when nobody but the admins may ask: no users or chats listed and the bot is not public."""
+        return not (self.users or self.chats or self.public)
 
 
 def load_settings(**overrides: Any) -> Settings:

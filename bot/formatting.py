@@ -220,9 +220,19 @@ def answer_to_html(
     blocks = [
         block
         for quote in answer.quotes[first:last]
-        for block in _quote_blocks(quote.text, _answer_marks(quote, quote.start), quote.title, quote.url, limit)
+        for block in _quote_blocks(
+            quote.text, _answer_marks(quote, quote.start), quote.title, quote.url, limit, heading=_hedge(quote)
+        )
     ]
     return _pack(blocks, limit) if blocks else ["No more quotes for this question."]
+
+
+WEAK_HEADING = "Possibly (the articles may not say):"
+
+
+def _hedge(quote: Quote) -> str:
+    """A weak quote is introduced as a possible answer, so it never reads like a confident one."""
+    return WEAK_HEADING if quote.weak else ""
 
 
 def context_to_html(context: Quote, quote: Quote, *, limit: int = TELEGRAM_MESSAGE_LIMIT) -> list[str]:
@@ -263,6 +273,8 @@ def answer_to_rich(answer: Answer, *, first: int = 0, count: int | None = None) 
     for number, quote in enumerate(_selected(answer, first, count)):
         if number:
             parts.append(Text(""))
+        if quote.weak:
+            parts.append(Text(WEAK_HEADING, style="yellow"))
         # Text(), not markup: an article containing "[bold]" must print as written.
         body = Text(quote.text)
         if quote.answer is not None:
@@ -273,6 +285,8 @@ def answer_to_rich(answer: Answer, *, first: int = 0, count: int | None = None) 
         credit.append("  — ", style="dim")
         credit.append(title, style=f"bold link {quote.url}" if quote.url else "bold")
         credit.append(f" ({quote.url or quote.source})", style="dim")
+        if quote.confidence is not None:
+            credit.append(f" · {quote.confidence:.0%} sure", style="dim")
         parts.append(credit)
     return Group(*parts)
 
@@ -283,7 +297,9 @@ def answer_to_text(answer: Answer, *, first: int = 0, count: int | None = None) 
         return NOT_FOUND_TEXT
     blocks = []
     for quote in _selected(answer, first, count):
-        lines = [f"Answer: {quote.answer.text}"] if quote.answer is not None else []
+        lines = [WEAK_HEADING] if quote.weak else []
+        if quote.answer is not None:
+            lines.append(f"Answer: {quote.answer.text}")
         lines.append(quote.text)
         lines.append(f"  — {quote.title.strip() or 'untitled article'} ({quote.url or quote.source})")
         blocks.append("\n".join(lines))

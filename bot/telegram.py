@@ -3,25 +3,30 @@
 Private chats: every text message is a question. Groups (privacy mode on): ``/ask QUESTION``, a message
 that mentions the bot, or a reply to one of its messages. Answers quote the articles verbatim (see
 ``bot.formatting``); buttons page through more quotes and show a quote's paragraph, with the answer kept
-on the server behind a short key because Telegram limits callback data to 64 bytes.
+on the server behind a short key because Telegram limits callback data to 64 bytes (``bot.answers``).
+Who may ask, and press whose buttons, is ``bot.access``. ``/add`` fetches only http(s) URLs, under a
+guarded ``FetchPolicy`` and in a thread pool of its own, so hung servers cannot delay anyone's answer.
+Questions reach the engine through a fair queue (``bot.scheduler``), users served in turn, after the
+per-user limits of ``bot.limits``: a flood of questions delays only its sender.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import secrets
-import time
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from telegram import (
+    Bot,
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -31,7 +36,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -44,16 +49,22 @@ from telegram.ext import (
     filters,
 )
 
-from bot.config import Settings
+from bot.access import access_warning, button_refusal, stranger_text
+from bot.answers import QUOTES_PER_QUESTION, AnswerStore, StoredAnswer
+from bot.config import ConfigError, Settings
 from bot.formatting import answer_to_html, context_to_html, escape, sources_to_html
-from index.articles import SUFFIXES, documents_from_bytes, read_sources
+from bot.limits import QuestionLimits
+from bot.redaction import redact, redact_secret
+from bot.scheduler import FairScheduler
+from index.articles import SUFFIXES, documents_from_bytes, is_url, read_sources
 from index.errors import QuotebotError
+from index.fetching import FetchPolicy
 from index.models import AddReport, Answer, Document
 
 if TYPE_CHECKING:
     from index.library import Library
 
-__all__ = ["AnswerStore", "StoredAnswer", "build_application", "run_telegram", "webhook_options"]
+__all__ = ["TelegramUnavailable", "build_application", "check_bot_api", "run_telegram", "webhook_options"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +75,12 @@ MORE_PAGE = 3
 # fetches one quote more than shown (enough to know whether "More quotes" has anything) and the first
 # press of "More quotes" asks once more, this deep; later pages come from the stored answer.
 FIRST_ASK_DEPTH = FIRST_PAGE + 1
-QUOTES_PER_QUESTION = 10
 SOURCES_PER_PAGE = 10
 # Telegram lets bots download files up to 20 MB (more needs a self-hosted Bot API server).
 DOWNLOAD_LIMIT = 20 * 1024 * 1024
+# URL fetches wait on other servers, so they get their own few threads: hung ones must not starve `ask`.
+FETCH_THREADS = 3
+FETCH_REDIRECTS = 5
 # Flood control answers 429 with retry_after; retrying delays an answer instead of losing it.
 RATE_LIMIT_RETRIES = 5
 APOLOGY = "Sorry, something went wrong while answering. Please try again in a moment."
@@ -78,67 +91,59 @@ Context = ContextTypes.DEFAULT_TYPE
 _MESSAGES_ONLY = filters.UpdateType.MESSAGE
 
 
-@dataclass(frozen=True)
-class StoredAnswer:
-    """An answer kept for its buttons, with the ``k`` it was asked with."""
-
-    answer: Answer
-    depth: int
-
-    @property
-    def complete(self) -> bool:
-        """Whether asking deeper could give more quotes."""
-        return len(self.answer.quotes) < self.depth or self.depth >= QUOTES_PER_QUESTION
-
-
-class AnswerStore:
-    """Answers behind short random keys for their buttons: a bounded LRU whose entries expire."""
-
-    def __init__(self, *, capacity: int = 10_000, lifetime: float = 24 * 3600) -> None:
-        self._capacity = capacity
-        self._lifetime = lifetime
-        self._entries: OrderedDict[str, tuple[float, StoredAnswer]] = OrderedDict()
-
-    def put(self, stored: StoredAnswer, *, key: str | None = None) -> str:
-        """Keep ``stored`` (under ``key`` to replace an entry) and return its key, 8 URL-safe characters."""
-        key = key or secrets.token_urlsafe(6)
-        self._entries[key] = (time.monotonic(), stored)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
-        return key
-
-    def get(self, key: str) -> StoredAnswer | None:
-        """The answer kept under ``key``, or None when it was evicted, expired or never existed."""
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        stored_at, stored = entry
-        if time.monotonic() - stored_at > self._lifetime:
-            del self._entries[key]
-            return None
-        self._entries.move_to_end(key)
-        return stored
-
-    def __len__(self) -> int:
-        return len(self._entries)
+class TelegramUnavailable(ConfigError):
+    """The Bot API refused the token or could not be reached; the message is one line without the token."""
 
 
 @dataclass
 class BotState:
-    """What the handlers share: the settings, the library, stored answers and the writers' lock."""
+    """What the handlers share: settings, library, stored answers, limits, the engine's fair queue, the pools."""
 
     settings: Settings
     library: Library
-    answers: AnswerStore = field(default_factory=AnswerStore)
+    answers: AnswerStore
+    limits: QuestionLimits
+    engine: FairScheduler
     # The library allows concurrent readers but one writer; add/remove queue here instead of failing.
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    fetch_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=FETCH_THREADS, thread_name_prefix="quotebot-fetch")
+    )
+
+
+def _new_state(settings: Settings, library: Library) -> BotState:
+    return BotState(
+        settings=settings,
+        library=library,
+        answers=AnswerStore(capacity=settings.stored_answers, per_user=settings.stored_answers_per_user),
+        limits=QuestionLimits(in_flight=settings.questions_in_flight, per_minute=settings.questions_per_minute),
+        engine=FairScheduler(workers=settings.engine_workers),
+    )
 
 
 def _state(context: Context) -> BotState:
     state = context.bot_data[_STATE_KEY]
     assert isinstance(state, BotState)
     return state
+
+
+# -- who may ask -------------------------------------------------------------------------------------------------
+
+
+async def _refuse_stranger(update: Update, context: Context) -> bool:
+    """True, after one polite line, when the sender may not ask in this chat; False for members."""
+    user, chat = update.effective_user, update.effective_chat
+    if chat is None:
+        return True
+    user_id = user.id if user is not None else None
+    if _state(context).settings.may_ask(user_id, chat.id):
+        return False
+    group = chat.type != ChatType.PRIVATE
+    if update.callback_query is not None:
+        await update.callback_query.answer(stranger_text(user_id, chat.id, group=group, html=False))
+    elif update.effective_message is not None:
+        await _reply(update.effective_message, stranger_text(user_id, chat.id, group=group, html=True))
+    return True
 
 
 # -- sending -----------------------------------------------------------------------------------------------------
@@ -193,10 +198,10 @@ def _sources_keyboard(page: int, total: int) -> InlineKeyboardMarkup | None:
 
 
 async def _answer_question(update: Update, context: Context, question: str) -> None:
-    """Ask the library off the event loop, showing "typing…", and reply with the best quote and buttons."""
+    """Check the question and its asker's limits, then queue it for the engine; the reply follows in a task."""
     message = update.effective_message
     chat = update.effective_chat
-    if message is None or chat is None:
+    if message is None or chat is None or await _refuse_stranger(update, context):
         return
     question = question.strip()
     if not question:
@@ -209,19 +214,47 @@ async def _answer_question(update: Update, context: Context, question: str) -> N
         )
         return
     state = _state(context)
-    work = asyncio.ensure_future(asyncio.to_thread(state.library.ask, question, k=FIRST_ASK_DEPTH))
+    owner = _owner(update, chat.id)
+    refusal = state.limits.admit(owner)
+    if refusal is not None:
+        if refusal.notify:
+            await _reply(message, refusal.text)
+        return
+    # Queued now, in the order updates arrive. The answer is awaited in a task, so that a flood of questions
+    # waits in the fair queue, where turns are fair, not in PTB's few concurrent update slots; "typing…" is
+    # sent from the handler, so those slots still bound how many requests go out at once.
+    work = state.engine.submit(owner, functools.partial(state.library.ask, question, k=FIRST_ASK_DEPTH))
+    context.application.create_task(_reply_when_answered(update, context, work, owner), update=update)
     try:
         await chat.send_action(ChatAction.TYPING)
     except TelegramError as error:
         # "typing…" is a courtesy; failing to show it must not cost the answer.
         logger.debug("could not show typing in chat %s: %s", chat.id, error)
-    answer = await work
-    markup = None
-    if answer.found and answer.quotes:
-        key = state.answers.put(StoredAnswer(answer, FIRST_ASK_DEPTH))
-        markup = _answer_keyboard(key, answer, 0, FIRST_PAGE)
-    parts = answer_to_html(answer, first=0, count=FIRST_PAGE)
-    await _send_parts(context, chat.id, parts, reply_to=message, markup=markup)
+
+
+async def _reply_when_answered(update: Update, context: Context, work: asyncio.Future[Answer], owner: int) -> None:
+    """Reply with the best quote and buttons once the question has had its turn with the engine."""
+    state = _state(context)
+    message, chat = update.effective_message, update.effective_chat
+    assert message is not None and chat is not None
+    try:
+        answer = await work
+        markup = None
+        if answer.found and answer.quotes:
+            user = update.effective_user
+            key = state.answers.put(StoredAnswer(answer, FIRST_ASK_DEPTH, chat.id, user.id if user else None))
+            markup = _answer_keyboard(key, answer, 0, FIRST_PAGE)
+        parts = answer_to_html(answer, first=0, count=FIRST_PAGE)
+        await _send_parts(context, chat.id, parts, reply_to=message, markup=markup)
+    finally:
+        work.cancel()
+        state.limits.release(owner)
+
+
+def _owner(update: Update, chat_id: int) -> int:
+    """Whose share a question or button press counts against: its user's, or its chat's when it has none."""
+    user = update.effective_user
+    return user.id if user is not None else chat_id
 
 
 async def private_question(update: Update, context: Context) -> None:
@@ -234,7 +267,7 @@ async def private_question(update: Update, context: Context) -> None:
 async def ask_command(update: Update, context: Context) -> None:
     """Answers ``/ask QUESTION`` in any chat."""
     message = update.effective_message
-    if message is None or message.text is None:
+    if message is None or message.text is None or await _refuse_stranger(update, context):
         return
     words = message.text.split(maxsplit=1)
     question = _without_mention(words[1] if len(words) > 1 else "", context.bot.username)
@@ -268,7 +301,7 @@ async def button_pressed(update: Update, context: Context) -> None:
     """Handles More quotes, Context and the /sources pages; stale or unknown buttons get a polite note."""
     query = update.callback_query
     chat = update.effective_chat
-    if query is None or chat is None:
+    if query is None or chat is None or await _refuse_stranger(update, context):
         return
     kind, _, rest = (query.data or "").partition(":")
     if kind == "s" and rest.isdigit():
@@ -282,21 +315,35 @@ async def button_pressed(update: Update, context: Context) -> None:
     if stored is None or not 0 <= index < len(stored.answer.quotes):
         await query.answer(EXPIRED)
         return
-    await query.answer()
-    origin = query.message if isinstance(query.message, Message) else None
-    if kind == "m":
-        if index + MORE_PAGE > len(stored.answer.quotes) and not stored.complete:
-            await chat.send_action(ChatAction.TYPING)
-            deeper = await asyncio.to_thread(state.library.ask, stored.answer.question, k=QUOTES_PER_QUESTION)
-            stored = StoredAnswer(deeper, QUOTES_PER_QUESTION)
-            state.answers.put(stored, key=key)
-        parts = answer_to_html(stored.answer, first=index, count=MORE_PAGE)
-        markup = _answer_keyboard(key, stored.answer, index, MORE_PAGE)
-        await _send_parts(context, chat.id, parts, reply_to=origin, markup=markup)
+    refusal = button_refusal(stored, chat_id=chat.id, group=chat.type != ChatType.PRIVATE, user_id=query.from_user.id)
+    if refusal is not None:
+        await query.answer(refusal)
         return
-    quote = stored.answer.quotes[index]
-    paragraph = await asyncio.to_thread(state.library.context, quote)
-    await _send_parts(context, chat.id, context_to_html(paragraph, quote), reply_to=origin)
+    # A press that needs the engine waits its owner's turn and counts as in flight, but not as a question.
+    owner = _owner(update, chat.id)
+    busy = state.limits.admit(owner, counted=False)
+    if busy is not None:
+        await query.answer(busy.text)
+        return
+    try:
+        await query.answer()
+        origin = query.message if isinstance(query.message, Message) else None
+        if kind == "m":
+            if index + MORE_PAGE > len(stored.answer.quotes) and not stored.complete:
+                await chat.send_action(ChatAction.TYPING)
+                ask = functools.partial(state.library.ask, stored.answer.question, k=QUOTES_PER_QUESTION)
+                deeper = await state.engine.submit(owner, ask)
+                stored = StoredAnswer(deeper, QUOTES_PER_QUESTION, stored.chat_id, stored.user_id)
+                state.answers.put(stored, key=key)
+            parts = answer_to_html(stored.answer, first=index, count=MORE_PAGE)
+            markup = _answer_keyboard(key, stored.answer, index, MORE_PAGE)
+            await _send_parts(context, chat.id, parts, reply_to=origin, markup=markup)
+            return
+        quote = stored.answer.quotes[index]
+        paragraph = await state.engine.submit(owner, functools.partial(state.library.context, quote))
+        await _send_parts(context, chat.id, context_to_html(paragraph, quote), reply_to=origin)
+    finally:
+        state.limits.release(owner)
 
 
 # -- commands ----------------------------------------------------------------------------------------------------
@@ -305,7 +352,7 @@ async def button_pressed(update: Update, context: Context) -> None:
 async def help_command(update: Update, context: Context) -> None:
     """Says what the bot knows and how to ask (``/start`` and ``/help``)."""
     message = update.effective_message
-    if message is None:
+    if message is None or await _refuse_stranger(update, context):
         return
     state = _state(context)
     articles = await asyncio.to_thread(state.library.articles)
@@ -324,14 +371,16 @@ async def help_command(update: Update, context: Context) -> None:
         lines += [
             "",
             "As an admin: <code>/add URL</code>, or send a file (.txt, .md, .html, .json, .jsonl; up to 20 MB) "
-            "to add articles; <code>/remove ID</code> to remove one.",
+            "here, or in a group with the caption <code>/add</code>, to add articles; <code>/remove ID</code> "
+            "to remove one.",
         ]
     await message.reply_text("\n".join(lines))
 
 
 async def sources_command(update: Update, context: Context) -> None:
     """Lists the articles, ten per page, with Previous/Next buttons."""
-    await _show_sources(update, context, 0, edit=False)
+    if not await _refuse_stranger(update, context):
+        await _show_sources(update, context, 0, edit=False)
 
 
 async def _show_sources(update: Update, context: Context, page: int, *, edit: bool) -> None:
@@ -356,17 +405,19 @@ async def _show_sources(update: Update, context: Context, page: int, *, edit: bo
 
 
 async def _refuse_unless_admin(update: Update, context: Context) -> bool:
-    """True for admins; anyone else gets a short refusal (in groups too, since they addressed us)."""
+    """False for admins; anyone else gets one short refusal (in groups too, since they addressed us)."""
     user = update.effective_user
     if _state(context).settings.is_admin(user.id if user else None):
         return False
+    if await _refuse_stranger(update, context):
+        return True
     if update.effective_message is not None:
         await _reply(update.effective_message, "Only the bot's admins can add or remove articles.")
     return True
 
 
 async def add_command(update: Update, context: Context) -> None:
-    """Adds the articles at the given URLs (admins only)."""
+    """Adds the articles at the given http(s) URLs (admins only); never a path on the server."""
     message = update.effective_message
     if message is None or await _refuse_unless_admin(update, context):
         return
@@ -374,34 +425,67 @@ async def add_command(update: Update, context: Context) -> None:
     if not sources:
         await _reply(message, "Add like this: <code>/add https://example.com/article</code>, or send me a file.")
         return
+    not_urls = [source for source in sources if not is_url(source)]
+    if not_urls:
+        await _reply(
+            message,
+            f"I add only http(s) URLs, never a path on the server; {escape(repr(not_urls[0]))} is not one. "
+            "Send a file to add it.",
+        )
+        return
     await message.chat.send_action(ChatAction.TYPING)
-    documents = await asyncio.to_thread(lambda: list(read_sources(sources)))
+    state = _state(context)
+    read = functools.partial(_read_urls, sources, _fetch_policy(state.settings))
+    documents = await asyncio.get_running_loop().run_in_executor(state.fetch_pool, read)
     await _reply(message, _report_html(await _add(context, documents)))
 
 
+def _fetch_policy(settings: Settings) -> FetchPolicy:
+    """URLs from a chat: public addresses only (unless allowed by name), within the download limits."""
+    return FetchPolicy(
+        public_only=True,
+        allowed_hosts=settings.allowed_hosts,
+        max_bytes=settings.max_download_bytes,
+        deadline=settings.fetch_deadline,
+        max_redirects=FETCH_REDIRECTS,
+    )
+
+
+def _read_urls(urls: list[str], policy: FetchPolicy) -> list[Document]:
+    return list(read_sources(urls, fetch=policy))
+
+
+def _is_add_caption(caption: str | None, username: str) -> bool:
+    """Whether a file's caption starts with /add (or /add@thisbot), the way to add a file in a group."""
+    first = (caption or "").split(maxsplit=1)[0:1]
+    return bool(first) and first[0].lower() in ("/add", f"/add@{username}".lower())
+
+
 async def document_received(update: Update, context: Context) -> None:
-    """Adds the articles in a sent file (admins only; .txt .md .html .json .jsonl up to 20 MB)."""
+    """Adds the articles in a sent file (admins only; in a private chat, or in a group with the caption /add)."""
     message = update.effective_message
     if message is None or message.document is None:
         return
-    user = update.effective_user
-    if not _state(context).settings.is_admin(user.id if user else None):
-        # A file shared in a group is conversation, not a request; only a private sender is told no.
-        if message.chat.type == ChatType.PRIVATE:
-            await _refuse_unless_admin(update, context)
+    # A file shared in a group is conversation, not a request, unless its caption asks for /add.
+    if message.chat.type != ChatType.PRIVATE and not _is_add_caption(message.caption, context.bot.username):
+        return
+    if await _refuse_unless_admin(update, context):
         return
     document = message.document
     name = PurePath(document.file_name or "upload.txt").name
     if not name.lower().endswith(SUFFIXES):
         await _reply(message, f"I can read {', '.join(SUFFIXES)} files; {escape(repr(name))} is not one.")
         return
-    if (document.file_size or 0) > DOWNLOAD_LIMIT:
-        await _reply(message, "That file is over 20 MB, the most Telegram lets a bot download.")
+    limit = min(DOWNLOAD_LIMIT, _state(context).settings.max_download_bytes)
+    if (document.file_size or 0) > limit:
+        await _reply(message, f"That file is {document.file_size:,} bytes; the most I download is {limit:,}.")
         return
     await message.chat.send_action(ChatAction.TYPING)
     telegram_file = await document.get_file()
     data = bytes(await telegram_file.download_as_bytearray())
-    documents = await asyncio.to_thread(documents_from_bytes, data, name=name, source=f"telegram:{name}")
+    # Each upload is its own source: two files both named report.txt must not replace each other.
+    source = f"telegram:{document.file_unique_id}/{name}"
+    documents = await asyncio.to_thread(documents_from_bytes, data, name=name, source=source)
     await _reply(message, _report_html(await _add(context, documents)))
 
 
@@ -437,13 +521,13 @@ async def remove_command(update: Update, context: Context) -> None:
 
 async def unknown_command(update: Update, context: Context) -> None:
     """Points a private chat's unknown command to /help."""
-    if update.effective_message is not None:
+    if update.effective_message is not None and not await _refuse_stranger(update, context):
         await _reply(update.effective_message, "I don't know that command; /help shows what I can do.")
 
 
 async def unsupported_message(update: Update, context: Context) -> None:
     """Explains, in a private chat, that stickers, photos and the like are not questions."""
-    if update.effective_message is not None:
+    if update.effective_message is not None and not await _refuse_stranger(update, context):
         await _reply(update.effective_message, "I answer text questions about the articles; /help shows how.")
 
 
@@ -487,6 +571,14 @@ async def _register_commands(application: Application[Any, Any, Any, Any, Any, A
     await application.bot.set_my_commands(COMMANDS)
 
 
+async def _close_pools(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Lets the engine and URL fetch threads go once the bot stops (a fetch under way ends by its own deadline)."""
+    state = application.bot_data.get(_STATE_KEY)
+    if isinstance(state, BotState):
+        state.engine.close()
+        state.fetch_pool.shutdown(wait=False, cancel_futures=True)
+
+
 def build_application(settings: Settings, library: Library) -> Application[Any, Any, Any, Any, Any, Any]:
     """The bot, ready to run: handlers, rate limiter and shared state; raises ConfigError on a bad token."""
     token = settings.telegram_token_value()
@@ -503,9 +595,13 @@ def build_application(settings: Settings, library: Library) -> Application[Any, 
         )
         .concurrent_updates(settings.telegram_concurrent_updates)
         .post_init(_register_commands)
+        .post_shutdown(_close_pools)
         .build()
     )
-    application.bot_data[_STATE_KEY] = BotState(settings=settings, library=library)
+    application.bot_data[_STATE_KEY] = _new_state(settings, library)
+    warning = access_warning(settings)
+    if warning is not None:
+        logger.warning(warning)
     private = filters.ChatType.PRIVATE
     application.add_handlers(
         [
@@ -531,18 +627,41 @@ def build_application(settings: Settings, library: Library) -> Application[Any, 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 
 
-class _RedactToken(logging.Filter):
-    """Replaces the bot token in log lines (it is part of every Bot API URL)."""
+def check_bot_api(settings: Settings) -> None:
+    """Ask the Bot API who we are, once, quietly; a refused token or an unreachable server raises TelegramUnavailable.
 
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self._token = token
+    Called before the library opens, so that a revoked token costs no indexing, and before the application
+    runs, whose own start-up failure logs a traceback.
+    """
+    token = settings.telegram_token_value()
+    redact_secret(token)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self._token in message:
-            record.msg, record.args = message.replace(self._token, "[token]"), None
-        return True
+    async def get_me() -> None:
+        async with Bot(token, base_url=settings.telegram_base_url, base_file_url=settings.telegram_base_file_url):
+            pass
+
+    with _bot_api_errors(settings):
+        asyncio.run(get_me())
+
+
+@contextlib.contextmanager
+def _bot_api_errors(settings: Settings) -> Iterator[None]:
+    """Turns a refused token or a network failure into one TelegramUnavailable line that names only the server."""
+    host = urlsplit(settings.telegram_base_url).netloc or settings.telegram_base_url
+    try:
+        yield
+    except InvalidToken:
+        # PTB's own message quotes the token.
+        raise TelegramUnavailable(
+            f"the Bot API at {host} refused QUOTEBOT_TELEGRAM_TOKEN (revoked or mistyped); "
+            "copy the token @BotFather gives again."
+        ) from None
+    except NetworkError as error:
+        reason = " ".join(redact(str(error)).split())
+        raise TelegramUnavailable(
+            f"cannot reach the Bot API at {host} ({type(error).__name__}: {reason}); "
+            "check the network and QUOTEBOT_TELEGRAM_BASE_URL."
+        ) from None
 
 
 def run_telegram(
@@ -557,18 +676,17 @@ def run_telegram(
 
     The webhook server listens on ``listen:port`` at the URL's path (put it behind HTTPS); Telegram must
     send ``settings.telegram_webhook_secret`` (random per run when unset) with every update. The caller
-    owns ``library`` and closes it afterwards.
+    owns ``library`` and closes it afterwards. A refused token or an unreachable Bot API raises
+    TelegramUnavailable, one line without the token.
     """
+    # Before the application exists: building it logs the Bot API URL, which holds the token, at DEBUG.
+    redact_secret(settings.telegram_token_value())
     application = build_application(settings, library)
-    token = settings.telegram_token_value()
-    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_RedactToken(token))
-    if webhook_url is None:
-        application.run_polling(allowed_updates=ALLOWED_UPDATES)
-    else:
-        application.run_webhook(**webhook_options(settings, webhook_url, listen=listen, port=port))
+    with _bot_api_errors(settings):
+        if webhook_url is None:
+            application.run_polling(allowed_updates=ALLOWED_UPDATES)
+        else:
+            application.run_webhook(**webhook_options(settings, webhook_url, listen=listen, port=port))
 
 
 def webhook_options(settings: Settings, webhook_url: str, *, listen: str, port: int) -> dict[str, Any]:

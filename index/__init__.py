@@ -5,12 +5,14 @@ from __future__ import annotations
 from index.errors import (
     ArticleNotFound,
     CorruptLibrary,
+    DiskFull,
     EmbedderMismatch,
     InvalidQuestion,
     LibraryBusy,
     LibraryError,
     NotALibrary,
     QuotebotError,
+    ReadOnlyLibrary,
     SourceError,
 )
 from index.library import Library
@@ -32,6 +34,7 @@ __all__ = [
     "ArticleNotFound",
     "ArticleSummary",
     "CorruptLibrary",
+    "DiskFull",
     "Document",
     "EmbedderMismatch",
     "InvalidQuestion",
@@ -42,6 +45,7 @@ __all__ = [
     "NotALibrary",
     "Quote",
     "QuotebotError",
+    "ReadOnlyLibrary",
     "ShortAnswer",
     "SourceError",
 ]

@@ -72,6 +72,14 @@ _FALLBACK: dict[str, Any] = {
 }
 
 
+# The reader's blend with the first stage and its thresholds, written by scripts/train_reader.py (calibrate).
+READER_SCORING = Path(__file__).with_name("reader_model") / "scoring.json"
+
+
+def _reading() -> dict[str, Any]:
+    return _read(READER_SCORING) if READER_SCORING.exists() else {}
+
+
 def _learned() -> dict[str, Any]:
     # QUOTEBOT_RERANKER=bundled makes the two-stage scoring (index/reranker/scoring.json) the default.
     if os.environ.get("QUOTEBOT_RERANKER", "").strip().lower() == "bundled":
@@ -104,6 +112,15 @@ class Scoring(BaseModel):
     rerank_depth: int = Field(default_factory=lambda: int(_learned().get("rerank_depth", 20)), ge=1)
     rerank_blend: dict[str, float] = Field(default_factory=lambda: dict(_learned().get("rerank_blend", {})))
 
+    # The reader (index.reader): "bundled" (index/reader_model/) or a folder; it reads the best `read_depth`
+    # sentences, and its blend ({"first_stage", "answer", "span", "bias"}) gives their probability. Below
+    # `reader_threshold` the answer is "not found"; below `weak_threshold` a quote is shown as a possible one.
+    reader: str | None = Field(default_factory=lambda: "bundled" if _reading() else None)
+    read_depth: int = Field(default_factory=lambda: int(_reading().get("read", 6)), ge=1)
+    reader_blend: dict[str, float] = Field(default_factory=lambda: dict(_reading().get("blend", {})))
+    reader_threshold: float = Field(default_factory=lambda: float(_reading().get("threshold", 0.5)), ge=0.0, le=1.0)
+    weak_threshold: float = Field(default_factory=lambda: float(_reading().get("weak_threshold", 0.5)), ge=0.0, le=1.0)
+
     @classmethod
     def load(cls, path: Path, **overrides: Any) -> Scoring:
         """The scoring learned into `path` (a file `scripts/train_scoring.py` writes), with `overrides`."""
@@ -130,6 +147,16 @@ class Scoring(BaseModel):
             self.rerank_blend.get("bias", 0.0)
             + self.rerank_blend.get("first_stage", 0.0) * first_stage_logit
             + self.rerank_blend.get("reranker", 0.0) * reranker_logit
+        )
+
+    def read(self, first_stage_logit: float, answer: float, span_margin: float) -> float:
+        """The probability that a sentence the reader read answers the question (see `reader_blend`)."""
+        blend = self.reader_blend or {"answer": 1.0}
+        return _sigmoid(
+            blend.get("bias", 0.0)
+            + blend.get("first_stage", 0.0) * first_stage_logit
+            + blend.get("answer", 0.0) * answer
+            + blend.get("span", 0.0) * span_margin
         )
 
 

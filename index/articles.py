@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from index.errors import SourceError
+from index.fetching import FetchPolicy, download
 from index.models import Document
 
 __all__ = ["SUFFIXES", "documents_from_bytes", "is_url", "read_sources"]
@@ -33,14 +34,17 @@ def is_url(item: str) -> bool:
     return bool(_URL.match(item))
 
 
-def read_sources(items: Iterable[str], *, errors: list[SourceError] | None = None) -> Iterator[Document]:
+def read_sources(
+    items: Iterable[str], *, errors: list[SourceError] | None = None, fetch: FetchPolicy | None = None
+) -> Iterator[Document]:
     """Documents from paths (files or folders, recursively) and http(s) URLs, in the order given.
 
     Without `errors` the first unreadable source raises; with it, each one's error is appended and reading
-    goes on with the next file.
+    goes on with the next file. URLs are fetched under `fetch` (default: any address, a file's size limit).
     """
+    policy = fetch or FetchPolicy(max_bytes=MAX_SOURCE_BYTES)
     for item in items:
-        for reader in _readers(item):
+        for reader in _readers(item, policy):
             try:
                 documents = reader()
             except SourceError as error:
@@ -51,9 +55,9 @@ def read_sources(items: Iterable[str], *, errors: list[SourceError] | None = Non
             yield from documents
 
 
-def _readers(item: str) -> Iterator[Callable[[], list[Document]]]:
+def _readers(item: str, policy: FetchPolicy) -> Iterator[Callable[[], list[Document]]]:
     if is_url(item):
-        yield lambda: _read_url(item)
+        yield lambda: _read_url(item, policy)
         return
     path = Path(item).expanduser()
     if not path.exists():
@@ -89,34 +93,16 @@ def _read_file(path: Path) -> list[Document]:
     return documents_from_bytes(data, name=path.name, source=str(path.resolve()))
 
 
-def _read_url(url: str) -> list[Document]:
-    import httpx
-
-    try:
-        response = httpx.get(
-            url,
-            follow_redirects=True,
-            timeout=httpx.Timeout(20.0),
-            headers={"User-Agent": "quotebot/0.1 (+article reader)"},
-        )
-        response.raise_for_status()
-    except httpx.HTTPStatusError as error:
-        raise SourceError(
-            f"{url!r} answered HTTP {error.response.status_code}; check the address or save the page as a file"
-        ) from error
-    except httpx.HTTPError as error:
-        raise SourceError(
-            f"cannot fetch {url!r} ({type(error).__name__}); check the address and your connection"
-        ) from error
-    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+def _read_url(url: str, policy: FetchPolicy) -> list[Document]:
+    fetched = download(url, policy)
     name = {
         "text/plain": "page.txt",
         "text/markdown": "page.md",
         "application/json": "page.json",
         "application/x-ndjson": "page.jsonl",
         "application/jsonl": "page.jsonl",
-    }.get(content_type, "page.html")
-    return documents_from_bytes(response.content, name=name, source=str(response.url))
+    }.get(fetched.content_type, "page.html")
+    return documents_from_bytes(fetched.body, name=name, source=fetched.url)
 
 
 def documents_from_bytes(data: bytes, *, name: str, source: str) -> list[Document]:

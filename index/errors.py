@@ -7,7 +7,9 @@
     │   ├── NotALibrary       a folder that holds something else (left untouched)
     │   ├── CorruptLibrary    a database that SQLite cannot read
     │   ├── EmbedderMismatch  the library was built by another embedder
-    │   └── LibraryBusy       another process is writing
+    │   ├── LibraryBusy       another process is writing
+    │   ├── ReadOnlyLibrary   a write to a folder this process may only read
+    │   └── DiskFull          no space left on the library's disk
     └── ArticleNotFound       no article with that id
 
 Every message is one sentence: what was wrong, the value, and how to fix it.
@@ -18,12 +20,14 @@ from __future__ import annotations
 __all__ = [
     "ArticleNotFound",
     "CorruptLibrary",
+    "DiskFull",
     "EmbedderMismatch",
     "InvalidQuestion",
     "LibraryBusy",
     "LibraryError",
     "NotALibrary",
     "QuotebotError",
+    "ReadOnlyLibrary",
     "SourceError",
 ]
 
@@ -58,6 +62,14 @@ class EmbedderMismatch(LibraryError):
 
 class LibraryBusy(LibraryError):
     """Another process holds the library's write lock."""
+
+
+class ReadOnlyLibrary(LibraryError):
+    """The library can be read but not written: the folder or its files are read-only."""
+
+
+class DiskFull(LibraryError):
+    """The disk holding the library has no space left (SQLITE_FULL or ENOSPC)."""
 
 
 class ArticleNotFound(QuotebotError):

@@ -7,7 +7,12 @@ on that library in the same process:
 - ``bm25``: the candidate sentences of lexical retrieval, best by sentence BM25;
 - ``dense``: the candidate sentences of dense retrieval, best by the sentence's cosine to the question;
 - ``hybrid``: those two sentence rankings fused by reciprocal rank;
-- ``quotebot``: ``Library.ask``, exactly what users get (scoring, threshold, marking).
+- ``no-reader``: ``Library.ask(reader=False)``, the pipeline before the reader (first-stage scoring, its
+  threshold, the rule-based marker);
+- ``quotebot``: ``Library.ask``, exactly what users get (first stage, the reader, its threshold and spans).
+
+Besides the systems, the reader alone is measured on each answerable question's gold sentence (the sentence of
+its paragraph that holds the first gold answer, with its neighbours): ``reader_f1_gold_sentence``.
 
 The baselines never abstain (unless retrieval returns nothing); their short answer is the same entity
 marker that quotebot uses, applied to their best sentence, so EM/F1 compare the sentence choice and the
@@ -32,35 +37,48 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from index import marking
 from index.answer import ScoredSentence
+from index.chunking import sentence_spans
 from index.embedding import Embedder
 from index.errors import QuotebotError
 from index.library import Library
 from index.models import Document
+from index.reader import BUNDLED_READER, Passage, load_reader
 
 __all__ = [
     "SYSTEMS",
+    "TRAIN_TITLES_COUNT",
     "EvaluationReport",
     "Outcome",
     "Question",
     "SystemMetrics",
+    "TradeoffPoint",
     "evaluate",
     "exact_match",
     "f1_score",
     "fuse",
+    "gold_passage",
     "load_squad",
     "normalize_answer",
     "quote_hit",
+    "reader_on_gold_sentences",
     "run_systems",
     "sample",
+    "squad_split",
     "summarize",
+    "tradeoff",
 ]
 
-SYSTEMS = ("bm25", "dense", "hybrid", "quotebot")
+SYSTEMS = ("bm25", "dense", "hybrid", "no-reader", "quotebot")
+# SQuAD v2.0 dev has 35 articles: the reader may learn from the first 17 titles in sorted order (their
+# unanswerable questions are the only real ones there are); the other 18 are the test half.
+TRAIN_TITLES_COUNT = 17
+Split = Literal["all", "train", "test"]
 QUOTES = 5
 _FUSION_CONSTANT = 60
 
@@ -80,10 +98,23 @@ class SystemMetrics(BaseModel):
     quote_hit_at_5: float
     exact_match: float
     f1: float
+    f1_answerable: float
     answered_rate: float
     abstain_rate: float | None
     latency_ms_p50: float
     latency_ms_p95: float
+
+
+class TradeoffPoint(BaseModel):
+    """quotebot at one "not found" threshold: the share of answerable questions answered, of unanswerable ones
+    not answered, and quote@1 over answerable ones (a question not answered is a miss)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    threshold: float
+    answered_rate: float
+    abstain_rate: float | None
+    quote_hit_at_1: float
 
 
 class EvaluationReport(BaseModel):
@@ -95,7 +126,11 @@ class EvaluationReport(BaseModel):
     questions: int
     answerable: int
     unanswerable: int
+    split: str = "all"
     systems: dict[str, SystemMetrics]
+    reader_f1_gold_sentence: float | None = None
+    # quotebot's answered / abstained shares at other thresholds than the shipped one (the trade-off curve).
+    tradeoff: list[TradeoffPoint] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +139,8 @@ class Question:
     question: str
     title: str
     answers: tuple[str, ...]
+    context: str = ""
+    starts: tuple[int, ...] = ()
 
     @property
     def answerable(self) -> bool:
@@ -142,13 +179,43 @@ def load_squad(path: Path) -> tuple[list[Document], list[Question]]:
         for paragraph in article["paragraphs"]:
             paragraphs.append(paragraph["context"])
             for qa in paragraph["qas"]:
-                answers = () if qa.get("is_impossible") else tuple(answer["text"] for answer in qa.get("answers", []))
-                questions.append(Question(id=str(qa["id"]), question=qa["question"], title=title, answers=answers))
+                given = [] if qa.get("is_impossible") else qa.get("answers", [])
+                questions.append(
+                    Question(
+                        id=str(qa["id"]),
+                        question=qa["question"],
+                        title=title,
+                        answers=tuple(answer["text"] for answer in given),
+                        context=paragraph["context"],
+                        starts=tuple(int(answer.get("answer_start", -1)) for answer in given),
+                    )
+                )
     documents = [
         Document(text="\n\n".join(paragraphs), source=f"squad:{title}", title=title.replace("_", " "))
         for title, paragraphs in texts.items()
     ]
     return documents, questions
+
+
+def squad_split(
+    documents: Sequence[Document], questions: Sequence[Question], split: Split
+) -> tuple[list[Document], list[Question]]:
+    """The train half (the first `TRAIN_TITLES_COUNT` titles in sorted order) or the test half (the rest) of a
+    SQuAD file's articles and questions; "all" keeps everything. The reader trains and is calibrated on the
+    train half of SQuAD v2.0 dev only, so its figures are reported on the test half."""
+    if split == "all":
+        return list(documents), list(questions)
+    titles = sorted({question.title for question in questions} | {_title_of(document) for document in documents})
+    train = set(titles[:TRAIN_TITLES_COUNT])
+    wanted = split == "train"
+    return (
+        [document for document in documents if (_title_of(document) in train) == wanted],
+        [question for question in questions if (question.title in train) == wanted],
+    )
+
+
+def _title_of(document: Document) -> str:
+    return document.source.removeprefix("squad:")
 
 
 def sample(questions: Sequence[Question], limit: int | None, seed: int) -> list[Question]:
@@ -225,7 +292,7 @@ def summarize(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> Sys
         (question, outcome) for question, outcome in zip(questions, outcomes, strict=True) if question.answerable
     ]
     unanswerable = [outcome for question, outcome in zip(questions, outcomes, strict=True) if not question.answerable]
-    exact = f1 = 0.0
+    exact = f1 = answerable_f1 = 0.0
     for question, outcome in zip(questions, outcomes, strict=True):
         if not question.answerable:
             exact += float(not outcome.found)
@@ -233,6 +300,7 @@ def summarize(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> Sys
         elif outcome.found:
             exact += exact_match(outcome.answer, question.answers)
             f1 += f1_score(outcome.answer, question.answers)
+            answerable_f1 += f1_score(outcome.answer, question.answers)
     count = max(len(questions), 1)
     milliseconds = [outcome.seconds * 1000.0 for outcome in outcomes]
     return SystemMetrics(
@@ -244,6 +312,7 @@ def summarize(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> Sys
         ),
         exact_match=round(100.0 * exact / count, 2),
         f1=round(100.0 * f1 / count, 2),
+        f1_answerable=round(100.0 * answerable_f1 / max(len(answerable), 1), 2),
         answered_rate=_rate(sum(outcome.found for _, outcome in answerable), len(answerable)),
         abstain_rate=_rate(sum(not outcome.found for outcome in unanswerable), len(unanswerable))
         if unanswerable
@@ -282,7 +351,7 @@ def _baseline(question: str, ranking: Sequence[ScoredSentence], seconds: float) 
 
 
 def run_systems(library: Library, question: str) -> dict[str, Outcome]:
-    """The four systems' outcomes for one question.
+    """The systems' outcomes for one question.
 
     quotebot runs first, so its latency includes encoding the question, as a user's does; the baselines then
     reuse the library's cached question vector, so theirs is retrieval and ranking alone.
@@ -296,7 +365,18 @@ def run_systems(library: Library, question: str) -> dict[str, Outcome]:
         answer=best.answer.text if best is not None and best.answer is not None else "",
         found=answer.found,
         seconds=seconds,
-        score=best.score if best is not None else 0.0,
+        score=answer.confidence if answer.confidence is not None else (best.score if best is not None else 0.0),
+    )
+    started = time.perf_counter()
+    plain = library.ask(question, k=QUOTES, reader=False)
+    plain_seconds = time.perf_counter() - started
+    plain_best = plain.quotes[0] if plain.quotes else None
+    no_reader = Outcome(
+        quotes=[quote.text for quote in plain.quotes],
+        answer=plain_best.answer.text if plain_best is not None and plain_best.answer is not None else "",
+        found=plain.found,
+        seconds=plain_seconds,
+        score=plain_best.score if plain_best is not None else 0.0,
     )
     started = time.perf_counter()
     lexical = sorted(
@@ -317,6 +397,7 @@ def run_systems(library: Library, question: str) -> dict[str, Outcome]:
         "bm25": _baseline(question, lexical, lexical_seconds),
         "dense": _baseline(question, dense, dense_seconds),
         "hybrid": _baseline(question, hybrid, lexical_seconds + dense_seconds + fuse_seconds),
+        "no-reader": no_reader,
         "quotebot": quotebot,
     }
 
@@ -335,12 +416,14 @@ def evaluate(
     *,
     limit: int | None = None,
     seed: int = 0,
+    split: Split = "all",
     library: Path | None = None,
     embedder: Embedder | None = None,
     progress: Progress | None = None,
 ) -> EvaluationReport:
     """Build (or reuse) a library of `dataset`'s articles, ask its questions, and score the four systems."""
     documents, questions = load_squad(dataset)
+    documents, questions = squad_split(documents, questions, split)
     chosen = sample(questions, limit, seed)
     with _library_folder(library) as folder, Library.open(folder, embedder=embedder) as opened:
         # `add` is idempotent by content hash: a library that already holds these articles is reused as is.
@@ -359,11 +442,75 @@ def evaluate(
                 results[system].append(outcome)
             if progress:
                 progress("ask", position + 1, len(chosen))
+        gold = reader_on_gold_sentences(chosen, opened.scoring.reader) if opened.scoring.reader else None
     answerable = sum(question.answerable for question in chosen)
     return EvaluationReport(
         dataset=Path(dataset).name,
         questions=len(chosen),
         answerable=answerable,
         unanswerable=len(chosen) - answerable,
+        split=split,
         systems={system: summarize(chosen, results[system]) for system in SYSTEMS},
+        reader_f1_gold_sentence=gold,
+        tradeoff=tradeoff(chosen, results["quotebot"]),
     )
+
+
+TRADEOFF_THRESHOLDS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+def tradeoff(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> list[TradeoffPoint]:
+    """What each threshold of `TRADEOFF_THRESHOLDS` would give, from each outcome's best-candidate score.
+
+    Only thresholds at or above the one that ran can be read off exactly for quote hits (below it the quotes of
+    an abstained question are unknown), so a point's quote@1 counts an abstained question as a miss."""
+    points = []
+    answerable = [
+        (question, outcome) for question, outcome in zip(questions, outcomes, strict=True) if question.answerable
+    ]
+    unanswerable = [outcome for question, outcome in zip(questions, outcomes, strict=True) if not question.answerable]
+    for threshold in TRADEOFF_THRESHOLDS:
+        points.append(
+            TradeoffPoint(
+                threshold=threshold,
+                answered_rate=_rate(sum(outcome.score >= threshold for _, outcome in answerable), len(answerable)),
+                abstain_rate=_rate(sum(outcome.score < threshold for outcome in unanswerable), len(unanswerable))
+                if unanswerable
+                else None,
+                quote_hit_at_1=_rate(
+                    sum(
+                        outcome.score >= threshold and outcome.found and quote_hit(outcome.quotes, question.answers, 1)
+                        for question, outcome in answerable
+                    ),
+                    len(answerable),
+                ),
+            )
+        )
+    return points
+
+
+def gold_passage(question: Question) -> Passage | None:
+    """The sentence of the question's paragraph that holds its first gold answer, with its neighbours."""
+    spans = sentence_spans(question.context)
+    for start, text in zip(question.starts, question.answers, strict=False):
+        stop = start + len(text)
+        for index, (begin, end) in enumerate(spans):
+            if begin <= start and stop <= end:
+                before = question.context[slice(*spans[index - 1])] if index else ""
+                after = question.context[slice(*spans[index + 1])] if index + 1 < len(spans) else ""
+                return Passage(question.context[begin:end], before, after)
+    return None
+
+
+def reader_on_gold_sentences(questions: Sequence[Question], reader: str | None) -> float | None:
+    """The reader's short-answer F1 (percent) when it reads each answerable question's gold sentence."""
+    folder = BUNDLED_READER if reader in (None, "bundled") else Path(str(reader))
+    model = load_reader(folder)
+    scores = []
+    for question in questions:
+        passage = gold_passage(question) if question.answerable else None
+        if passage is None:
+            continue
+        reading = model.read(question.question, [passage])[0]
+        scores.append(f1_score(passage.candidate[reading.start : reading.end], question.answers))
+    return round(100.0 * sum(scores) / len(scores), 2) if scores else None

@@ -22,13 +22,14 @@ from index.answer import ScoredSentence, Scoring, rank_sentences
 from index.articles import read_sources
 from index.chunking import ChunkSpan, chunk_spans, sentence_spans
 from index.embedding import Embedder, default_embedder
-from index.errors import ArticleNotFound, InvalidQuestion
-from index.models import AddReport, Answer, Article, ArticleSummary, Document, LibraryStats, Quote
+from index.errors import ArticleNotFound, InvalidQuestion, LibraryError
+from index.models import AddReport, Answer, Article, ArticleSummary, Document, LibraryStats, Quote, ShortAnswer
+from index.reader import BUNDLED_READER, Passage, load_reader
 from index.search import Retrieval, retrieve
-from index.store import NewChunk, Store, now
-from index.vectors import VectorIndex
+from index.store import CandidateSentence, NewChunk, Store, now
+from index.vectors import DamagedIndex, VectorIndex
 
-__all__ = ["MAX_QUESTION_CHARACTERS", "Library"]
+__all__ = ["MAX_QUESTION_CHARACTERS", "Library", "Neighbourhood"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,14 @@ MAX_QUESTION_CHARACTERS = 2000
 # Articles are embedded together until this many sentences are waiting: big batches keep the model busy.
 _ENCODE_BATCH_SENTENCES = 512
 _CONTEXT_CHARACTERS = 1500
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbourhood:
+    """A candidate sentence with its neighbours, and where the sentence before it starts in the article."""
+
+    passage: Passage
+    before_start: int | None
 
 
 @dataclass(slots=True)
@@ -131,7 +140,7 @@ class Library:
             if pending:
                 chunk_total += self._write(pending, added, replaced, progress)
             if added or replaced:
-                self._vectors.save(self._store.folder)
+                self._save_vectors()
         return AddReport(added=added, replaced=replaced, unchanged=unchanged, chunks=chunk_total)
 
     def _prepare(self, document: Document, seen_hashes: dict[str, str]) -> _Prepared | str:
@@ -212,7 +221,7 @@ class Library:
                     removed.extend(self._store.delete_article(connection, article_id))
             self._vectors.remove(np.array(removed, dtype=np.int64))
             self._vectors.generation = self._store.generation()
-            self._vectors.save(self._store.folder)
+            self._save_vectors()
         return wanted
 
     # Reading
@@ -239,17 +248,93 @@ class Library:
             index_bytes=self._vectors.nbytes(self._store.folder),
         )
 
-    def ask(self, question: str, *, k: int = 3, method: Retrieval = "hybrid") -> Answer:
-        """The best `k` quotes for `question`, or found=False when no sentence scores above the threshold."""
+    def ask(self, question: str, *, k: int = 3, method: Retrieval = "hybrid", reader: bool = True) -> Answer:
+        """The best `k` quotes for `question`, or found=False when nothing answers it well enough; with
+        reader=False, by the first stage and the rule-based marker only (the `no-reader` system of evaluation)."""
         cleaned = _validate(question)
         # "hi" or "who is she?" names nothing to look for; a quote found for it would only be a coincidence,
         # so nothing is encoded or searched.
         if not lexical.question_terms(cleaned):
             return Answer(question=cleaned, found=False, quotes=[])
         ranked = self.rank(cleaned, method=method)
+        if reader and self.scoring.reader:
+            return self._read(cleaned, _distinct(ranked), k=max(k, 1))
         if not ranked or ranked[0].score < self.scoring.threshold:
             return Answer(question=cleaned, found=False, quotes=[])
         return Answer(question=cleaned, found=True, quotes=self._quotes(cleaned, _distinct(ranked)[: max(k, 1)]))
+
+    def _read(self, question: str, ranked: Sequence[ScoredSentence], *, k: int) -> Answer:
+        """The reader reads the first stage's best few; their blend orders them, its threshold says "not found"."""
+        # A sentence that asks (an interviewer's question, a rhetorical one) never answers: it is not read, unless
+        # nothing else is left.
+        statements = [item for item in ranked if not item.sentence.text.rstrip().endswith("?")] or list(ranked)
+        head = statements[: max(self.scoring.read_depth, k)]
+        if not head:
+            return Answer(question=question, found=False, quotes=[])
+        neighbourhoods = self.passages([item.sentence for item in head])
+        readings = load_reader(_reader_folder(self.scoring.reader)).read(
+            question, [neighbourhood.passage for neighbourhood in neighbourhoods]
+        )
+        read = sorted(
+            (
+                (
+                    self.scoring.read(
+                        self.scoring.logit(item.features), reading.answer, reading.span_score - reading.no_answer
+                    ),
+                    item,
+                    neighbourhood,
+                    reading,
+                )
+                for item, neighbourhood, reading in zip(head, neighbourhoods, readings, strict=True)
+            ),
+            key=lambda row: row[0],
+            reverse=True,
+        )
+        confidence = round(read[0][0], 4)
+        if read[0][0] < self.scoring.reader_threshold:
+            return Answer(question=question, found=False, quotes=[], confidence=confidence)
+        quotes: list[Quote] = []
+        for probability, item, neighbourhood, reading in read:
+            if len(quotes) == k:
+                break
+            sentence = item.sentence
+            start = sentence.start
+            if neighbourhood.before_start is not None and leans_on_previous(sentence.text):
+                start = neighbourhood.before_start
+            if any(
+                quote.article_id == sentence.article_id and quote.start < sentence.stop and start < quote.end
+                for quote in quotes
+            ):
+                continue  # already shown inside a better quote (one that took this sentence as its antecedent)
+            rank = len(quotes)
+            title, source, url, text = self._store.article_slice(sentence.article_id, start, sentence.stop)
+            # Below quotes 1, a span is marked only where the reader prefers it to "no answer in this sentence".
+            marked = reading.end > reading.start and (rank == 0 or reading.span_score > reading.no_answer)
+            answer = (
+                ShortAnswer(
+                    text=sentence.text[reading.start : reading.end],
+                    start=sentence.start + reading.start,
+                    end=sentence.start + reading.end,
+                )
+                if marked
+                else None
+            )
+            quotes.append(
+                Quote(
+                    text=text,
+                    start=start,
+                    end=sentence.stop,
+                    article_id=sentence.article_id,
+                    title=title,
+                    source=source,
+                    url=url,
+                    score=round(probability, 4),
+                    answer=answer,
+                    confidence=round(probability, 4),
+                    weak=probability < self.scoring.weak_threshold,
+                )
+            )
+        return Answer(question=question, found=True, quotes=quotes, confidence=confidence)
 
     def rank(self, question: str, *, method: Retrieval = "hybrid", rerank: bool = True) -> list[ScoredSentence]:
         """Every candidate sentence for `question`, scored, best first (for `ask` and for evaluation); with
@@ -258,13 +343,29 @@ class Library:
         self._ensure_vectors()
         query = self._question_vector(cleaned)
         terms = lexical.question_terms(cleaned)
-        hits = retrieve(self._store, self._vectors, query, terms, method=method)
+        frequencies, documents = self._store.document_frequencies(terms)
+        hits = retrieve(self._store, self._vectors, query, _selective(terms, frequencies, documents), method=method)
         if not hits:
             return []
         candidates = self._store.sentences_of_chunks([hit.chunk_id for hit in hits])
-        frequencies, documents = self._store.document_frequencies(terms)
         idfs = {term: lexical.idf(frequencies.get(term, 0), documents) for term in terms}
         return rank_sentences(query, terms, candidates, hits, idfs, self.scoring, question=cleaned, rerank_head=rerank)
+
+    def passages(self, sentences: Sequence[CandidateSentence]) -> list[Neighbourhood]:
+        """Each sentence with the sentences before and after it in its article (what the reader reads)."""
+        keys = [(sentence.article_id, sentence.position + step) for sentence in sentences for step in (-1, 1)]
+        found = self._store.neighbours(keys)
+        result = []
+        for sentence in sentences:
+            before = found.get((sentence.article_id, sentence.position - 1))
+            after = found.get((sentence.article_id, sentence.position + 1))
+            result.append(
+                Neighbourhood(
+                    passage=Passage(sentence.text, before[2] if before else "", after[2] if after else ""),
+                    before_start=before[0] if before else None,
+                )
+            )
+        return result
 
     def _encode_question(self, question: str) -> NDArray[np.float32]:
         vector: NDArray[np.float32] = self._embedder.encode([question])[0]
@@ -320,17 +421,40 @@ class Library:
         return quote.model_copy(update={"text": text[start:end], "start": start, "end": end})
 
     def _ensure_vectors(self) -> None:
-        """Make the FAISS index match the database: load the saved one, or rebuild it if stale or missing."""
+        """Make the FAISS index match the database: load (or catch up with) the saved one, checked against the
+        database, or rebuild it from SQLite when it is stale, missing or damaged, and save what was rebuilt."""
         generation = self._store.generation()
         if self._vectors.generation == generation:
             return
         with self._vectors_lock:
             if self._vectors.generation == generation:
                 return
-            if not self._vectors.load(self._store.folder, generation=generation):
-                logger.info("building the vector index of %s from its database", self._store.folder)
-                ids, vectors = self._store.all_chunk_vectors()
-                self._vectors.rebuild(ids, vectors, generation=generation)
+            folder = self._store.folder
+            try:
+                chunks = self._store.counts()[1]
+                lookup = self._store.chunk_vectors
+                if self._vectors.load(folder, generation=generation, count=chunks, vectors_of=lookup):
+                    return
+                logger.info("building the vector index of %s from its database", folder)
+            except DamagedIndex as damage:
+                # A writer that commits while this reads makes the files disagree for a moment: not damage.
+                if self._store.generation() == generation:
+                    logger.warning("the vector index in %s is damaged (%s); rebuilding it from SQLite", folder, damage)
+            ids, vectors = self._store.all_chunk_vectors()
+            self._vectors.rebuild(ids, vectors, generation=generation)
+            if not len(self._vectors):
+                return  # nothing to save: an empty index costs nothing to rebuild
+            with self._store.try_writing() as locked:
+                # Under the lock nobody commits, so an unchanged generation means the rows read were of it.
+                if locked and self._store.generation() == generation:
+                    self._save_vectors()
+
+    def _save_vectors(self) -> None:
+        """Save the index; SQLite already holds every change, so a failure only costs a rebuild later."""
+        try:
+            self._vectors.save(self._store.folder)
+        except (OSError, LibraryError) as error:
+            logger.warning("the vector index of %s was not saved (%s); it will be rebuilt", self._store.folder, error)
 
 
 def _new_chunk(item: _Prepared, chunk: ChunkSpan, sentence_vectors: NDArray[np.float32]) -> NewChunk:
@@ -348,6 +472,39 @@ def _new_chunk(item: _Prepared, chunk: ChunkSpan, sentence_vectors: NDArray[np.f
             for position, (start, stop) in enumerate(item.sentences[chunk.first : chunk.last])
         ],
     )
+
+
+# A sentence that opens with one of these leans on the one before for its subject ("Its first commander was ..."):
+# quoted alone it does not say what it is about.
+_LEANING = frozenset("it its he his him she her they their them this these those such".split())
+
+
+def leans_on_previous(sentence: str) -> bool:
+    """True when `sentence` opens with a pronoun or a pointing word that needs the sentence before it."""
+    words = lexical.words(sentence[:40])
+    return bool(words) and words[0] in _LEANING
+
+
+# A term in more than this share of chunks barely moves BM25 but makes FTS5 walk most of its index.
+_COMMON_TERM_SHARE = 0.2
+# In a small library every word is "common"; only large ones are worth the pruning.
+_COMMON_TERMS_FROM = 5000
+
+
+def _selective(terms: Sequence[str], frequencies: dict[str, int], documents: int) -> list[str]:
+    """The question's terms that FTS5 is asked for: in a large library all but the very common ones (the two
+    rarest at least)."""
+    if documents < _COMMON_TERMS_FROM:
+        return list(terms)
+    limit = _COMMON_TERM_SHARE * documents
+    kept = [term for term in terms if frequencies.get(term, 0) <= limit]
+    if len(kept) >= min(2, len(terms)):
+        return kept
+    return sorted(terms, key=lambda term: frequencies.get(term, 0))[:2]
+
+
+def _reader_folder(name: str | None) -> Path:
+    return BUNDLED_READER if name in (None, "bundled") else Path(str(name))
 
 
 def _validate(question: str) -> str:

@@ -95,6 +95,10 @@ class Quote(_Frozen):
     url: str | None = None
     score: float
     answer: ShortAnswer | None = None
+    # The calibrated probability that this quote answers the question (the reader's blend), when a reader read it.
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    # True when the confidence is below the "sure" threshold: front ends say "Possibly" instead of stating it.
+    weak: bool = False
 
     @model_validator(mode="after")
     def _answer_inside(self) -> Self:
@@ -115,6 +119,8 @@ class Answer(_Frozen):
     question: str
     found: bool
     quotes: list[Quote]
+    # The calibrated probability of the best candidate, also when it was too low to answer (found=False).
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
 class AddReport(_Frozen):

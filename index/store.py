@@ -8,18 +8,23 @@ Layout of a library folder::
     write.lock          held by the one process that writes
 
 Each write is one transaction that also bumps the generation, so a crash leaves each article in its old or
-its new state, and a stale FAISS index is noticed and rebuilt.
+its new state, and a stale FAISS index is noticed and rebuilt. Every other file is written to a `.tmp`
+sibling, fsynced, renamed over the old one and its folder fsynced, so a power cut leaves the old file or the
+new one, never a short one; a `.tmp` left by a crash is removed the next time a writer opens the library.
+A folder this process may not write to is opened read-only and still answers.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import json
 import logging
+import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,10 +32,18 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from index.errors import ArticleNotFound, CorruptLibrary, EmbedderMismatch, LibraryBusy, NotALibrary
+from index.errors import (
+    ArticleNotFound,
+    CorruptLibrary,
+    DiskFull,
+    EmbedderMismatch,
+    LibraryBusy,
+    NotALibrary,
+    ReadOnlyLibrary,
+)
 from index.models import Article, ArticleSummary
 
-__all__ = ["CandidateSentence", "Manifest", "Store"]
+__all__ = ["CandidateSentence", "Manifest", "Store", "write_durably"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +62,14 @@ _OWN_FILES = {
     MANIFEST_NAME + ".tmp",
     "vectors.faiss",
     "vectors.faiss.tmp",
+    "vectors.delta.npz",
+    "vectors.delta.npz.tmp",
     "vectors.json",
     "vectors.json.tmp",
 }
+_TEMPORARY_FILES = sorted(name for name in _OWN_FILES if name.endswith(".tmp"))
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
+_READ_ONLY = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -138,23 +156,31 @@ class Store:
         existing = _open_folder(folder, embedder=embedder, dimension=dimension)
         self.created = existing is None
         self.manifest = existing or Manifest(embedder=embedder, dimension=dimension, created_at=now())
+        # A library on a read-only mount, or one another user owns, still answers: SQLite opens it read-only.
+        self.read_only = existing is not None and not (
+            os.access(folder, os.W_OK) and os.access(folder / DATABASE_NAME, os.W_OK)
+        )
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._writer: int | None = None
         connection = self.connection()
+        if self.read_only:
+            return
         try:
             with connection:
                 connection.executescript(_SCHEMA)
                 connection.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0')")
         except sqlite3.DatabaseError as error:
             self.close()
-            raise CorruptLibrary(
-                f"{str(folder / DATABASE_NAME)!r} is not a readable database ({error}); restore it from a backup "
-                "or move the folder away and add your articles again"
-            ) from error
+            raise _space_or_permission(error, self.database_path) or _corrupt(error, self.database_path) from error
         if self.created:
             _write_manifest(folder, self.manifest)
+        with self.try_writing() as locked:
+            if locked:
+                for name in _TEMPORARY_FILES:
+                    (folder / name).unlink(missing_ok=True)
 
     @property
     def database_path(self) -> Path:
@@ -166,20 +192,31 @@ class Store:
             try:
                 # Each thread gets its own connection; check_same_thread=False only lets close() end them all.
                 connection = sqlite3.connect(
-                    self.database_path, timeout=WRITE_WAIT_SECONDS, isolation_level=None, check_same_thread=False
+                    self._address(), timeout=WRITE_WAIT_SECONDS, isolation_level=None, check_same_thread=False, uri=True
                 )
-                connection.execute("PRAGMA journal_mode = WAL")
-                connection.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.DatabaseError as error:
+                raise _space_or_permission(error, self.database_path) or _corrupt(error, self.database_path) from error
+            try:
+                if not self.read_only:
+                    connection.execute("PRAGMA journal_mode = WAL")
+                    connection.execute("PRAGMA synchronous = NORMAL")
                 connection.execute("PRAGMA foreign_keys = ON")
             except sqlite3.DatabaseError as error:
-                raise CorruptLibrary(
-                    f"{str(self.database_path)!r} is not a readable database ({error}); restore it from a backup "
-                    "or move the folder away and add your articles again"
-                ) from error
+                connection.close()
+                raise _space_or_permission(error, self.database_path) or _corrupt(error, self.database_path) from error
             self._local.connection = connection
             with self._connections_lock:
                 self._connections.append(connection)
         return connection
+
+    def _address(self) -> str:
+        """The database's URI: read-write, or read-only (immutable when no writer has left a WAL behind)."""
+        address = self.database_path.absolute().as_uri()
+        if not self.read_only:
+            return address
+        # Without a WAL there is nothing to recover, and SQLite cannot create the -shm a WAL reader needs.
+        wal = self.folder / (DATABASE_NAME + "-wal")
+        return address + ("?mode=ro" if wal.exists() else "?mode=ro&immutable=1")
 
     def close(self) -> None:
         with self._connections_lock:
@@ -194,6 +231,11 @@ class Store:
         from filelock import FileLock, Timeout
 
         with self._write_lock:
+            if self.read_only:
+                raise ReadOnlyLibrary(
+                    f"{str(self.folder)!r} is read-only for this process; ask its owner, or copy it to a folder "
+                    "you may write to, to change it"
+                )
             lock = FileLock(self.folder / LOCK_NAME)
             try:
                 lock.acquire(timeout=WRITE_WAIT_SECONDS)
@@ -202,10 +244,44 @@ class Store:
                     f"another quotebot process has been writing to {str(self.folder)!r} for over "
                     f"{WRITE_WAIT_SECONDS:.0f} s; wait for it to finish and try again"
                 ) from error
+            except OSError as error:
+                mapped = _file_error(error, self.folder / LOCK_NAME)
+                if mapped is None:
+                    raise
+                raise mapped from error
+            self._writer = threading.get_ident()
             try:
                 yield
             finally:
+                self._writer = None
                 lock.release()
+
+    @contextlib.contextmanager
+    def try_writing(self) -> Iterator[bool]:
+        """Hold the write lock if nobody else does, without waiting: yields whether it is held."""
+        from filelock import FileLock, Timeout
+
+        if self._writer == threading.get_ident():
+            yield True  # inside this thread's own `writing()`
+            return
+        if self.read_only or not self._write_lock.acquire(blocking=False):
+            yield False
+            return
+        try:
+            lock = FileLock(self.folder / LOCK_NAME)
+            try:
+                lock.acquire(timeout=0)
+            except (Timeout, OSError):
+                yield False
+                return
+            self._writer = threading.get_ident()
+            try:
+                yield True
+            finally:
+                self._writer = None
+                lock.release()
+        finally:
+            self._write_lock.release()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -216,9 +292,15 @@ class Store:
             yield connection
             connection.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
             connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
+        except BaseException as error:
+            # SQLite has already rolled back after SQLITE_FULL; a second ROLLBACK would hide why.
+            if connection.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+            mapped = _space_or_permission(error, self.database_path) if isinstance(error, sqlite3.Error) else None
+            if mapped is None:
+                raise
+            raise mapped from error
 
     def generation(self) -> int:
         row = self.connection().execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
@@ -400,6 +482,19 @@ class Store:
             for row in rows
         ]
 
+    def neighbours(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, int, str]]:
+        """(start, stop, text) of the sentences at each (article id, position) that exists."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        clauses = " OR ".join("(s.article_id = ? AND s.position = ?)" for _ in wanted)
+        rows = self.connection().execute(
+            "SELECT s.article_id, s.position, s.start, s.stop, substr(a.text, s.start + 1, s.stop - s.start)"
+            f" FROM sentences s JOIN articles a ON a.id = s.article_id WHERE {clauses}",
+            [value for key in wanted for value in key],
+        )
+        return {(row[0], row[1]): (row[2], row[3], row[4]) for row in rows}
+
     def sentence_spans(self, article_id: str) -> list[tuple[int, int]]:
         rows = self.connection().execute(
             "SELECT start, stop FROM sentences WHERE article_id = ? ORDER BY position", (article_id,)
@@ -421,10 +516,73 @@ class Store:
         )
 
 
+def write_durably(path: Path, write: Callable[[Path], object]) -> None:
+    """Write `path` through `write(temporary)`: fsync the file, rename it over `path`, fsync the folder.
+
+    A failure leaves the old file and no `.tmp`; no space left raises DiskFull, a read-only folder
+    ReadOnlyLibrary.
+    """
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        write(temporary)
+        descriptor = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        temporary.replace(path)
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        mapped = _file_error(error, path) if isinstance(error, OSError) else None
+        if mapped is None:
+            raise
+        raise mapped from error
+
+
+def _file_error(error: OSError, path: Path) -> DiskFull | ReadOnlyLibrary | None:
+    if error.errno in _NO_SPACE:
+        return _disk_full(path.parent)
+    if error.errno in _READ_ONLY:
+        return ReadOnlyLibrary(
+            f"{str(path)!r} cannot be written ({error.strerror}); make the library folder writable, or copy it "
+            "to a folder you may write to"
+        )
+    return None
+
+
+def _disk_full(folder: Path) -> DiskFull:
+    return DiskFull(f"no space left on the library's disk ({str(folder)!r}); free some space, then try again")
+
+
+def _space_or_permission(error: sqlite3.Error, path: Path) -> DiskFull | ReadOnlyLibrary | None:
+    """SQLite's error as ours when the disk is full or the database read-only."""
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    if code == sqlite3.SQLITE_FULL:
+        return _disk_full(path.parent)
+    if code == sqlite3.SQLITE_READONLY:
+        return ReadOnlyLibrary(
+            f"{str(path)!r} is read-only ({error}); make the library folder writable, or copy it to a folder "
+            "you may write to"
+        )
+    return None
+
+
+def _corrupt(error: sqlite3.Error, path: Path) -> CorruptLibrary:
+    return CorruptLibrary(
+        f"{str(path)!r} is not a readable database ({error}); restore it from a backup "
+        "or move the folder away and add your articles again"
+    )
+
+
 def _write_manifest(folder: Path, manifest: Manifest) -> None:
-    temporary = folder / (MANIFEST_NAME + ".tmp")
-    temporary.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    temporary.replace(folder / MANIFEST_NAME)
+    text = manifest.model_dump_json(indent=2) + "\n"
+    write_durably(folder / MANIFEST_NAME, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
 def _blob(vector: NDArray[np.generic]) -> bytes:
@@ -466,5 +624,11 @@ def _open_folder(folder: Path, *, embedder: str, dimension: int) -> Manifest | N
         raise CorruptLibrary(
             f"{str(folder)!r} has a manifest but no {DATABASE_NAME}; restore it from a backup "
             "or move the folder away and add your articles again"
+        )
+    # SQLite would take an empty file for a new database and quietly answer nothing; a library's never is.
+    if (folder / DATABASE_NAME).stat().st_size == 0:
+        raise NotALibrary(
+            f"{str(folder / DATABASE_NAME)!r} is empty (0 bytes), so {str(folder)!r} is not a library any more; "
+            "restore the file from a backup, or move the folder away and add your articles again"
         )
     return manifest

@@ -12,16 +12,24 @@ trained at, so a library that grows by single articles pays for a rebuild rarely
 On disk the index is a base file plus a small delta (vectors added and ids removed since the base was
 written), so saving after adding one article to a million-chunk library writes kilobytes, not the whole index.
 The stamp is written last and names the generation of the database both files describe; anything else is
-stale and rebuilt from SQLite.
+stale and rebuilt from SQLite. It also records each file's size and BLAKE2 digest, so a short, truncated or
+altered file is refused before FAISS reads it (a damaged size field would make FAISS allocate whatever it
+says), and a loaded index is checked for its type, dimension and count, and a sample of its vectors against
+the database: a damaged index raises `DamagedIndex`, and the library rebuilds it from SQLite.
+
+A reader whose index is older than the saved one and shares its base file only applies the saved delta.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
 import os
 import threading
+import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,14 +37,16 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = ["EXACT_LIMIT", "IndexKind", "VectorIndex", "choose_kind"]
+from index.store import write_durably
+
+__all__ = ["EXACT_LIMIT", "DamagedIndex", "IndexKind", "VectorIndex", "choose_kind"]
 
 logger = logging.getLogger(__name__)
 
 INDEX_NAME = "vectors.faiss"
 DELTA_NAME = "vectors.delta.npz"
 STAMP_NAME = "vectors.json"
-STAMP_VERSION = 2
+STAMP_VERSION = 3
 
 IndexKind = Literal["flat", "ivf"]
 # Exact search costs ~0.35 µs per vector per query on one core of the reference machine: 20,000 is ~7 ms.
@@ -53,6 +63,16 @@ TRAIN_POINTS_PER_LIST = 32
 # The delta is folded into the base once it holds this share of the index (or, for small indexes, this many).
 DELTA_SHARE = 0.05
 DELTA_MINIMUM = 2_000
+# Vectors compared with the database on each load: shuffled or foreign vectors miss it almost surely.
+SAMPLE_SIZE = 32
+# fp16 codes of unit vectors differ from the float32 ones by at most ~5e-4 per component.
+SAMPLE_TOLERANCE = 2e-3
+
+VectorsOf = Callable[[Sequence[int]], dict[int, NDArray[np.float32]]]
+
+
+class DamagedIndex(Exception):
+    """A saved index that does not match its stamp or the database; the message says what is off."""
 
 
 def choose_kind(count: int) -> IndexKind:
@@ -78,6 +98,10 @@ class _Stamp(BaseModel):
     delta_added: int
     delta_removed: int
     trained_at: int
+    index_bytes: int
+    index_digest: str
+    delta_bytes: int
+    delta_digest: str
 
 
 class VectorIndex:
@@ -101,6 +125,10 @@ class VectorIndex:
         self._delta_removed: set[int] = set()
         self._base_valid = False
         self._base_count = 0
+        # (bytes, digest) of the base file this index was loaded from or last wrote, and that file's
+        # (inode, bytes, mtime): a base another process wrote since then gets a new inode.
+        self._base_file: tuple[int, str] = (0, "")
+        self._base_identity: tuple[int, int, int] | None = None
 
     @property
     def kind(self) -> IndexKind:
@@ -191,21 +219,27 @@ class VectorIndex:
             return _contents(self._kind, self._index, self.dimension)
 
     def save(self, folder: Path) -> None:
-        """Write the index (or only its delta), then its stamp; a crash in between leaves a stale stamp."""
+        """Write the index (or only its delta), then its stamp; each file is fsynced before it replaces the old.
+
+        The old stamp goes first, so a crash part way leaves no stamp (rebuilt quietly), never one that
+        names files it does not describe. Raises DiskFull or ReadOnlyLibrary; the files then stay as they were.
+        """
         import faiss
 
         with self._lock:
             total = int(self._index.ntotal)
             changes = len(self._delta_added) + len(self._delta_removed)
             small = changes <= max(DELTA_MINIMUM, DELTA_SHARE * total)
-            if not (self._base_valid and small and (folder / INDEX_NAME).exists()):
-                temporary = folder / (INDEX_NAME + ".tmp")
-                faiss.write_index(self._index, str(temporary))
-                temporary.replace(folder / INDEX_NAME)
+            (folder / STAMP_NAME).unlink(missing_ok=True)
+            if not (self._base_valid and small and _identity(folder / INDEX_NAME) == self._base_identity):
+                index = self._index
+                write_durably(folder / INDEX_NAME, lambda temporary: faiss.write_index(index, str(temporary)))
                 self._delta_added.clear()
                 self._delta_removed.clear()
                 self._base_valid = True
                 self._base_count = total
+                self._base_file = _file_of(folder / INDEX_NAME)
+                self._base_identity = _identity(folder / INDEX_NAME)
             added_ids = np.fromiter(self._delta_added, dtype=np.int64, count=len(self._delta_added))
             added = (
                 np.stack(list(self._delta_added.values()))
@@ -213,9 +247,8 @@ class VectorIndex:
                 else np.zeros((0, self.dimension), dtype=np.float32)
             )
             removed = np.fromiter(self._delta_removed, dtype=np.int64, count=len(self._delta_removed))
-            with (folder / (DELTA_NAME + ".tmp")).open("wb") as handle:
-                np.savez(handle, added_ids=added_ids, added=added, removed=removed)
-            (folder / (DELTA_NAME + ".tmp")).replace(folder / DELTA_NAME)
+            write_durably(folder / DELTA_NAME, lambda temporary: _write_delta(temporary, added_ids, added, removed))
+            delta_bytes, delta_digest = _file_of(folder / DELTA_NAME)
             stamp = _Stamp(
                 generation=self.generation,
                 count=total,
@@ -225,48 +258,109 @@ class VectorIndex:
                 delta_added=len(added_ids),
                 delta_removed=len(removed),
                 trained_at=self._trained_at,
+                index_bytes=self._base_file[0],
+                index_digest=self._base_file[1],
+                delta_bytes=delta_bytes,
+                delta_digest=delta_digest,
             )
-        stamp_temporary = folder / (STAMP_NAME + ".tmp")
-        stamp_temporary.write_text(stamp.model_dump_json(), encoding="utf-8")
-        stamp_temporary.replace(folder / STAMP_NAME)
+        text = stamp.model_dump_json()
+        write_durably(folder / STAMP_NAME, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
-    def load(self, folder: Path, *, generation: int) -> bool:
-        """Load the saved index if it was built from `generation`; False when it is missing or stale."""
-        import faiss
+    def load(
+        self,
+        folder: Path,
+        *,
+        generation: int,
+        count: int | None = None,
+        vectors_of: VectorsOf | None = None,
+    ) -> bool:
+        """Load the saved index if it was built from `generation`; False when it is missing or stale.
 
-        try:
-            stamp = _Stamp.model_validate(json.loads((folder / STAMP_NAME).read_text(encoding="utf-8")))
-        except (OSError, ValueError, ValidationError):
+        `count` (chunks in the database) and `vectors_of` (their vectors by id) check it against the
+        database. Raises DamagedIndex when a file or the index does not match its stamp or the database.
+        """
+        stamp = _read_stamp(folder)
+        if stamp is None or stamp.generation != generation or (self.forced_kind and stamp.kind != self.forced_kind):
             return False
-        if stamp.generation != generation or (self.forced_kind and stamp.kind != self.forced_kind):
-            return False
-        try:
-            index = faiss.read_index(str(folder / INDEX_NAME))
-            with np.load(folder / DELTA_NAME) as delta:
-                added_ids = delta["added_ids"].astype(np.int64)
-                added = delta["added"].astype(np.float32)
-                removed = delta["removed"].astype(np.int64)
-        except (RuntimeError, OSError, ValueError, KeyError):
-            logger.warning("the FAISS index in %s is unreadable; rebuilding it from the database", folder)
-            return False
-        if index.ntotal != stamp.base_count or index.d != self.dimension or len(added_ids) != stamp.delta_added:
-            return False
+        if count is not None and count != stamp.count:
+            raise DamagedIndex(f"the stamp counts {stamp.count} vectors, the database {count} chunks")
+        _check_file(folder / DELTA_NAME, stamp.delta_bytes, stamp.delta_digest)
+        added_ids, added, removed = _read_delta(folder / DELTA_NAME, self.dimension, stamp)
+        base_file = (stamp.index_bytes, stamp.index_digest)
+        with self._lock:
+            # The saved delta is relative to the base this index also holds: no need to read the base again,
+            # unless this index removed base vectors the saved delta keeps (only the base file has them).
+            catching_up = (
+                self._base_valid
+                and self._base_file == base_file
+                and self._kind == stamp.kind
+                and self._delta_removed <= set(removed.tolist())
+            )
+        if catching_up:
+            with self._lock:
+                index = self._index
+                self.generation = -1  # half way until the checks below pass
+                self._base_valid = False
+                # Back to the base less what both deltas removed, then forward by the saved delta.
+                index.remove_ids(np.fromiter(self._delta_added, dtype=np.int64, count=len(self._delta_added)))
+                index.remove_ids(np.array(sorted(set(removed.tolist()) - self._delta_removed), dtype=np.int64))
+                self._install(index, stamp, added_ids, added, removed, vectors_of)
+            logger.debug("caught up with generation %d from the delta in %s", generation, folder)
+            return True
+        # Read and check outside the lock: searches go on meanwhile on the index in memory.
+        _check_file(folder / INDEX_NAME, stamp.index_bytes, stamp.index_digest)
+        identity = _identity(folder / INDEX_NAME)
+        index = self._read_base(folder, stamp)
         if len(removed):
             index.remove_ids(removed)
+        with self._lock:
+            self._install(index, stamp, added_ids, added, removed, vectors_of)
+            self._base_identity = identity
+        return True
+
+    def _install(
+        self,
+        index: Any,
+        stamp: _Stamp,
+        added_ids: NDArray[np.int64],
+        added: NDArray[np.float32],
+        removed: NDArray[np.int64],
+        vectors_of: VectorsOf | None,
+    ) -> None:
+        """Apply the saved delta's additions to `index`, check it, and make it this one's; under `_lock`."""
         if len(added_ids):
             index.add_with_ids(np.ascontiguousarray(added), added_ids)
         if index.ntotal != stamp.count:
-            return False
-        with self._lock:
-            self._index = index
-            self._kind = stamp.kind
-            self._trained_at = stamp.trained_at
-            self.generation = generation
-            self._delta_added = dict(zip(added_ids.tolist(), added, strict=True))
-            self._delta_removed = set(removed.tolist())
-            self._base_valid = True
-            self._base_count = stamp.base_count
-        return True
+            raise DamagedIndex(f"the index holds {index.ntotal} vectors, its stamp says {stamp.count}")
+        if vectors_of is not None:
+            _check_sample(index, vectors_of, seed=stamp.generation)
+        self._index = index
+        self._kind = stamp.kind
+        self._trained_at = stamp.trained_at
+        self.generation = stamp.generation
+        self._delta_added = dict(zip(added_ids.tolist(), added, strict=True))
+        self._delta_removed = set(removed.tolist())
+        self._base_valid = True
+        self._base_count = stamp.base_count
+        self._base_file = (stamp.index_bytes, stamp.index_digest)
+
+    def _read_base(self, folder: Path, stamp: _Stamp) -> Any:
+        import faiss
+
+        try:
+            index = faiss.read_index(str(folder / INDEX_NAME))
+        except (RuntimeError, MemoryError) as error:
+            raise DamagedIndex(f"FAISS cannot read {INDEX_NAME} ({error})") from error
+        found = _describe(index)
+        expected = "IndexIDMap2(IndexFlatIP)" if stamp.kind == "flat" else "IndexIVFScalarQuantizer(SQfp16,IP)"
+        if found != expected:
+            raise DamagedIndex(f"{INDEX_NAME} holds a {found}, its stamp a {expected}")
+        if index.d != self.dimension or index.ntotal != stamp.base_count:
+            raise DamagedIndex(
+                f"{INDEX_NAME} holds {index.ntotal} vectors of dimension {index.d}, "
+                f"its stamp {stamp.base_count} of dimension {self.dimension}"
+            )
+        return index
 
     def nbytes(self, folder: Path) -> int:
         return sum((folder / name).stat().st_size for name in (INDEX_NAME, DELTA_NAME) if (folder / name).exists())
@@ -286,6 +380,136 @@ class VectorIndex:
             generation = self.generation
         logger.info("rebuilding the vector index for %d vectors", len(ids))
         self.rebuild(ids, vectors, generation=generation)
+
+
+def _read_stamp(folder: Path) -> _Stamp | None:
+    """The stamp; None when there is none or it is of an older format (both only stale)."""
+    try:
+        text = (folder / STAMP_NAME).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise DamagedIndex(f"{STAMP_NAME} is unreadable ({error})") from error
+    try:
+        fields = json.loads(text)
+        if isinstance(fields, dict) and fields.get("version") != STAMP_VERSION:
+            return None
+        return _Stamp.model_validate(fields)
+    except (ValueError, ValidationError) as error:
+        raise DamagedIndex(f"{STAMP_NAME} is not a valid stamp") from error
+
+
+def _file_of(path: Path) -> tuple[int, str]:
+    """(bytes, BLAKE2 digest) of a file, read in blocks; (0, "") when it is missing."""
+    digest = hashlib.blake2b(digest_size=16)
+    size = 0
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+                size += len(block)
+    except FileNotFoundError:
+        return 0, ""
+    return size, digest.hexdigest()
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    return status.st_ino, status.st_size, status.st_mtime_ns
+
+
+def _check_file(path: Path, size: int, digest: str) -> tuple[int, str]:
+    if not path.exists():
+        raise DamagedIndex(f"{path.name} is missing")
+    found = path.stat().st_size
+    if found != size:
+        raise DamagedIndex(f"{path.name} is {found} bytes, its stamp says {size}")
+    checked = _file_of(path)
+    if checked != (size, digest):
+        raise DamagedIndex(f"{path.name} does not match the digest in its stamp")
+    return checked
+
+
+def _write_delta(
+    path: Path, added_ids: NDArray[np.int64], added: NDArray[np.float32], removed: NDArray[np.int64]
+) -> None:
+    with path.open("wb") as handle:
+        np.savez(handle, added_ids=added_ids, added=added, removed=removed)
+
+
+def _read_delta(
+    path: Path, dimension: int, stamp: _Stamp
+) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.int64]]:
+    try:
+        # Our own handle: np.load leaves its own open when the zip is damaged.
+        with path.open("rb") as handle, np.load(handle, allow_pickle=False) as delta:
+            added_ids = delta["added_ids"]
+            added = delta["added"]
+            removed = delta["removed"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise DamagedIndex(f"{DELTA_NAME} is unreadable ({error})") from error
+    shapes_fit = (
+        added_ids.dtype == np.int64
+        and removed.dtype == np.int64
+        and added.dtype == np.float32
+        and added_ids.shape == (stamp.delta_added,)
+        and added.shape == (stamp.delta_added, dimension)
+        and removed.shape == (stamp.delta_removed,)
+    )
+    if not shapes_fit:
+        raise DamagedIndex(
+            f"{DELTA_NAME} holds {added_ids.shape} ids and {added.shape} vectors added, {removed.shape} removed; "
+            f"its stamp says {stamp.delta_added} added of dimension {dimension}, {stamp.delta_removed} removed"
+        )
+    return added_ids, added, removed
+
+
+def _describe(index: Any) -> str:
+    """What a FAISS index read from disk is, in the words of `_read_base`'s expectations."""
+    import faiss
+
+    if isinstance(index, faiss.IndexIDMap2):
+        inner = faiss.downcast_index(index.index)
+        if isinstance(inner, faiss.IndexFlatIP):
+            return "IndexIDMap2(IndexFlatIP)"
+        return f"IndexIDMap2({type(inner).__name__})"
+    if isinstance(index, faiss.IndexIVFScalarQuantizer):
+        fits = (
+            index.sq.qtype == faiss.ScalarQuantizer.QT_fp16
+            and index.metric_type == faiss.METRIC_INNER_PRODUCT
+            and not index.by_residual
+            and index.direct_map.type == faiss.DirectMap.Hashtable  # type: ignore[attr-defined]
+        )
+        return "IndexIVFScalarQuantizer(SQfp16,IP)" if fits else "IndexIVFScalarQuantizer of other settings"
+    return type(index).__name__
+
+
+def _check_sample(index: Any, vectors_of: VectorsOf, *, seed: int) -> None:
+    """Compare a few of the index's vectors, chosen by `seed`, with the database's."""
+    import faiss
+
+    if index.ntotal == 0:
+        return
+    if isinstance(index, faiss.IndexIDMap2):
+        ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+    else:
+        ids = np.concatenate(
+            [
+                faiss.rev_swig_ptr(index.invlists.get_ids(number), index.invlists.list_size(number)).astype(np.int64)
+                for number in range(index.nlist)
+                if index.invlists.list_size(number)
+            ]
+        )
+    chosen = np.random.default_rng(seed).choice(ids, size=min(SAMPLE_SIZE, len(ids)), replace=False).tolist()
+    stored = vectors_of(chosen)
+    for chunk_id in chosen:
+        if chunk_id not in stored:
+            raise DamagedIndex(f"the index holds chunk {chunk_id}, which the database does not")
+        if not np.allclose(index.reconstruct(chunk_id), stored[chunk_id], atol=SAMPLE_TOLERANCE):
+            raise DamagedIndex(f"the vector of chunk {chunk_id} differs from the database's")
 
 
 def _new_flat(dimension: int) -> Any:

@@ -55,6 +55,15 @@ def corpus_copy(tmp_path: Path) -> Path:
     return target
 
 
+@pytest.fixture
+def web_server() -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 (tests/local_web.py); its base URL."""
+    from local_web import serve
+
+    with serve() as base_url:
+        yield base_url
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _loopback_only() -> Iterator[None]:
     """Any attempt to reach a host other than 127.0.0.1 fails the test that made it."""

@@ -58,6 +58,7 @@ _ALLOWED_TAGS = {
     "tg-spoiler": "spoiler",
     "span": "spoiler",
 }
+_TOKEN_REFUSALS = {401: "Unauthorized", 404: "Not Found"}
 _ENTITY_REFERENCE = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});")
 _TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*(?:\s+[^<>]*)?>")
 
@@ -246,6 +247,8 @@ class BotApiEmulator:
         self._file_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
         self._failures: list[_Failure] = []
+        self._token_refusal: int | None = None
+        self._rejections: list[tuple[str, str]] = []
         # Strong references to notification tasks: the event loop keeps only weak ones.
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
@@ -287,6 +290,14 @@ class BotApiEmulator:
         return f"http://127.0.0.1:{self.port}/file/bot"
 
     # -- what the test does as users ---------------------------------------------------------------------------
+
+    def refuse_token(self, status: int) -> None:
+        """Answer every request as Telegram answers a bad token: 401 Unauthorized (revoked) or 404 Not Found."""
+        self._token_refusal = status
+
+    def reject_next(self, method: str, description: str) -> None:
+        """Answer the next request of ``method`` with 400 and this description (which PTB puts in BadRequest)."""
+        self._rejections.append((method, description))
 
     def fail_next(self, count: int, *, methods: Iterable[str] | None = None) -> None:
         """Answer the next ``count`` requests (of these methods) with flood control's 429, retry after 1 s."""
@@ -465,6 +476,12 @@ class BotApiEmulator:
                     files[key] = value.file.read()
         params.update(request.query)
         self.state.requests.append((method, params))
+        if self._token_refusal is not None:
+            return self._error(method, self._token_refusal, _TOKEN_REFUSALS[self._token_refusal])
+        rejection = next((item for item in self._rejections if item[0] == method), None)
+        if rejection is not None:
+            self._rejections.remove(rejection)
+            return self._error(method, 400, rejection[1])
         if method != "getUpdates" and self._take_failure(method):
             return self._error(method, 429, "Too Many Requests: retry after 1", parameters={"retry_after": 1})
         handler = getattr(self, f"_api_{_snake(method)}", None)

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import http.server
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -103,38 +100,6 @@ def test_missing_path_and_error_collection(tmp_path: Path) -> None:
     documents = list(read_sources([str(bad), str(tmp_path / "nope.txt"), str(good)], errors=errors))
     assert [document.text for document in documents] == ["Good text."]
     assert len(errors) == 2
-
-
-class _Pages(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        if self.path == "/story.html":
-            body = (CORPUS / "coffee.html").read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-        elif self.path == "/plain":
-            body = b"Plain text served over HTTP."
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-        else:
-            body = b"missing"
-            self.send_response(404)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_: object) -> None:
-        pass
-
-
-@pytest.fixture
-def web_server() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 def test_urls_are_fetched_and_extracted(web_server: str) -> None:

@@ -41,7 +41,21 @@ def test_first_ask_creates_the_library_from_seeds_and_answers(tmp_path: Path) ->
     first = answer["quotes"][0]
     assert first["text"] == HUNGARY_SENTENCE
     assert first["answer"] == {"text": "Hungary", "start": first["start"], "end": first["start"] + len("Hungary")}
-    assert set(first) == {"text", "start", "end", "article_id", "title", "source", "url", "score", "answer"}
+    assert set(first) == {
+        "text",
+        "start",
+        "end",
+        "article_id",
+        "title",
+        "source",
+        "url",
+        "score",
+        "answer",
+        "confidence",
+        "weak",
+    }
+    assert 0.0 < first["confidence"] <= 1.0 and first["weak"] is False
+    assert answer["confidence"] == first["confidence"]
     shown = json.loads(run("show", first["article_id"], "--json", library=library).stdout)
     assert shown["text"][first["start"] : first["end"]] == first["text"]
 

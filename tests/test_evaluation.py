@@ -181,7 +181,18 @@ def test_evaluate_end_to_end_with_the_hashing_embedder(tmp_path: Path) -> None:
         progress=lambda stage, done, total: stages.append(stage),
     )
     dumped = report.model_dump(mode="json")
-    assert set(dumped) == {"dataset", "questions", "answerable", "unanswerable", "systems"}
+    assert set(dumped) == {
+        "dataset",
+        "questions",
+        "answerable",
+        "unanswerable",
+        "split",
+        "systems",
+        "reader_f1_gold_sentence",
+        "tradeoff",
+    }
+    assert dumped["split"] == "all"
+    assert 0.0 <= dumped["reader_f1_gold_sentence"] <= 100.0
     assert (dumped["dataset"], dumped["questions"], dumped["answerable"], dumped["unanswerable"]) == (
         "tiny.json",
         4,
@@ -195,6 +206,7 @@ def test_evaluate_end_to_end_with_the_hashing_embedder(tmp_path: Path) -> None:
             "quote_hit_at_5",
             "exact_match",
             "f1",
+            "f1_answerable",
             "answered_rate",
             "abstain_rate",
             "latency_ms_p50",

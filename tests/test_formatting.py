@@ -210,3 +210,22 @@ def test_any_answer_renders_to_valid_messages_with_the_quotes_verbatim(quotes: l
     assert "".join(blockquotes) == "".join(quote.text for quote in quotes)
     bold = "".join(text for message in parsed for text in entity_texts(*message, "bold"))
     assert bold == "".join(quote.answer.text for quote in quotes if quote.answer is not None)
+
+
+def test_a_weak_quote_is_introduced_as_possible_and_a_sure_one_is_not() -> None:
+    sure = make_quote("Ilse Varga was the first commander.", answer=(0, 10)).model_copy(update={"confidence": 0.91})
+    weak = make_quote("The English-language broadcast drew a record audience.").model_copy(
+        update={"confidence": 0.21, "weak": True}
+    )
+    answer = Answer(question="Who won?", found=True, quotes=[sure, weak], confidence=0.91)
+    html = "\n".join(answer_to_html(answer))
+    assert html.count("Possibly") == 1
+    assert html.index("Ilse Varga") < html.index("Possibly") < html.index("English-language")
+    text = answer_to_text(answer)
+    assert text.splitlines()[0] == "Answer: Ilse Varga"
+    assert "Possibly (the articles may not say):\nThe English-language broadcast" in text
+    console = Console(width=100, record=True)
+    console.print(answer_to_rich(answer))
+    shown = console.export_text()
+    assert "91% sure" in shown and "21% sure" in shown
+    assert shown.index("Possibly") > shown.index("Ilse Varga")

@@ -9,6 +9,7 @@ import logging
 import shutil
 import socket
 import statistics
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -19,8 +20,10 @@ import pytest
 from network_guard import loopback_only
 from telegram_emulator import BOT_TOKEN, BOT_USERNAME, BotApiEmulator, Chat, SentMessage, User
 
+from bot.access import NOT_YOURS, OTHER_CHAT
 from bot.config import Settings
-from bot.telegram import APOLOGY, EXPIRED, build_application, webhook_options
+from bot.limits import WINDOW
+from bot.telegram import APOLOGY, EXPIRED, FETCH_THREADS, build_application, webhook_options
 from index.library import Library
 from index.models import Answer
 
@@ -64,8 +67,10 @@ UPLOADED = (
 
 ALICE = User(1001, "Alice", "alice")
 BOB = User(1002, "Bob")
+CAROL = User(1003, "Carol")
 ADMIN = User(4242, "Ada", "ada_admin")
 GROUP = Chat(-100500, "supergroup", "Readers")
+OTHER_GROUP = Chat(-100600, "supergroup", "Passers-by")
 
 
 def private(user: User) -> Chat:
@@ -102,6 +107,8 @@ def make_settings(api: BotApiEmulator, **overrides: Any) -> Settings:
         "telegram_base_url": api.base_url,
         "telegram_base_file_url": api.base_file_url,
         "admins": frozenset({ADMIN.id}),
+        # Most tests play anyone at all; the tests of access close the bot again.
+        "public": True,
         # Paid broadcasts allow 1,000 messages a second; the load test would otherwise measure the limiter.
         "telegram_max_rate": 1000.0,
         **overrides,
@@ -125,6 +132,8 @@ async def running_bot(library: Any, **overrides: Any) -> AsyncIterator[BotApiEmu
             finally:
                 await application.updater.stop()
                 await application.stop()
+        assert application.post_shutdown is not None
+        await application.post_shutdown(application)
 
 
 def run(scenario: Any, *, timeout: float = 60) -> None:
@@ -415,14 +424,16 @@ def test_fifty_chats_asking_twenty_questions_each_get_exactly_one_answer_each(
     figures: dict[str, Any] = {}
 
     async def scenario() -> None:
-        async with running_bot(library) as api:
+        # Every question is let in: this measures the engine and the bot, not the per-user limits.
+        limits = {"questions_in_flight": questions_per_chat, "questions_per_minute": questions_per_chat}
+        async with running_bot(library, **limits) as api:
             started = time.monotonic()
             for round_number in range(questions_per_chat):
                 for number, user in enumerate(users):
                     question = LOAD_QUESTIONS[(number + round_number) % len(LOAD_QUESTIONS)]
                     api.send_text(private(user), user, question)
             expected = len(users) * questions_per_chat
-            await api.wait_until(lambda: len(api.state.sent) >= expected, timeout=150)
+            await api.wait_until(lambda: len(api.state.sent) >= expected, timeout=400)
             elapsed = time.monotonic() - started
             await settle(api)
             replies: list[SentMessage] = list(api.state.sent)
@@ -449,3 +460,337 @@ def test_fifty_chats_asking_twenty_questions_each_get_exactly_one_answer_each(
             f"latency p50 {figures['p50'] * 1000:.0f} ms, p95 {figures['p95'] * 1000:.0f} ms, "
             f"duplicates {figures['duplicates']}, errors {figures['errors']}"
         )
+
+
+# -- who may ask ---------------------------------------------------------------------------------------------------
+
+
+def stranger_line(user: User, chat: Chat | None = None) -> str:
+    chat_part = f" or this chat's id {chat.id}" if chat is not None else ""
+    return f"This bot answers only its team's members; ask an admin to add your id {user.id}{chat_part}."
+
+
+def test_strangers_get_one_polite_line_and_listed_users_and_chats_are_answered(library: Library) -> None:
+    async def scenario() -> None:
+        async with running_bot(library, public=False, users=frozenset({ALICE.id}), chats=frozenset({GROUP.id})) as api:
+            stranger = private(BOB)
+            sent = [
+                api.send_text(stranger, BOB, text)
+                for text in (SWEDEN_QUESTION, "/start", "/sources", f"/ask {SWEDEN_QUESTION}", "/frobnicate")
+            ]
+            sent.append(api.send_sticker(stranger, BOB))
+            refusals = await api.wait_for_messages(stranger.id, 6)
+            assert [message.text for message in refusals] == [stranger_line(BOB)] * 6
+            assert sorted(message.reply_to or 0 for message in refusals) == [message["message_id"] for message in sent]
+            assert all(message.entity_texts("blockquote") == [] for message in refusals)
+            assert [message.entity_texts("code") for message in refusals[:1]] == [[str(BOB.id)]]
+            pressed = api.press_button(stranger, BOB, refusals[0], "s:0")
+            await api.wait_until(lambda: pressed in api.state.callback_answers)
+            assert api.state.callback_answers[pressed]["text"] == stranger_line(BOB)
+
+            for user in (ALICE, ADMIN):
+                api.send_text(private(user), user, SWEDEN_QUESTION)
+                [answer] = await api.wait_for_messages(user.id, 1)
+                assert answer.entity_texts("blockquote") == [SWEDEN_SENTENCE]
+            # Anyone in a listed chat may ask there, and only there.
+            api.send_text(GROUP, BOB, f"/ask {SWEDEN_QUESTION}")
+            [group_answer] = await api.wait_for_messages(GROUP.id, 1)
+            assert group_answer.entity_texts("blockquote") == [SWEDEN_SENTENCE]
+            api.send_text(OTHER_GROUP, CAROL, "Chatter that does not address the bot.")
+            mention = api.send_text(OTHER_GROUP, CAROL, f"@{BOT_USERNAME} {SWEDEN_QUESTION}")
+            [refusal] = await api.wait_for_messages(OTHER_GROUP.id, 1)
+            assert refusal.text == stranger_line(CAROL, OTHER_GROUP) and refusal.reply_to == mention["message_id"]
+            await settle(api)
+            assert len(api.messages_in(stranger.id)) == 6 and len(api.messages_in(OTHER_GROUP.id)) == 1
+            assert len(api.messages_in(GROUP.id)) == 1
+            assert_no_rejections(api)
+
+    run(scenario())
+
+
+def test_without_users_chats_or_public_only_admins_are_answered_and_a_warning_says_so(
+    library: Library, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> None:
+        async with running_bot(library, public=False) as api:
+            api.send_text(private(ALICE), ALICE, SWEDEN_QUESTION)
+            [refusal] = await api.wait_for_messages(ALICE.id, 1)
+            assert refusal.text == stranger_line(ALICE)
+            api.send_text(private(ADMIN), ADMIN, SWEDEN_QUESTION)
+            [answer] = await api.wait_for_messages(ADMIN.id, 1)
+            assert answer.entity_texts("blockquote") == [SWEDEN_SENTENCE]
+
+    with caplog.at_level(logging.WARNING, logger="bot.telegram"):
+        run(scenario())
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert warnings == [
+        "The bot answers only its admins (QUOTEBOT_ADMINS): QUOTEBOT_USERS and QUOTEBOT_CHATS are empty and "
+        "QUOTEBOT_PUBLIC is false; list user ids in QUOTEBOT_USERS or chat ids in QUOTEBOT_CHATS, or set "
+        "QUOTEBOT_PUBLIC=true to let anyone ask."
+    ]
+
+
+def test_buttons_work_only_in_their_chat_and_in_groups_only_for_the_asker(library: Library) -> None:
+    async def scenario() -> None:
+        async with running_bot(library) as api:
+            api.send_text(private(ADMIN), ADMIN, SWEDEN_QUESTION)
+            [admin_answer] = await api.wait_for_messages(ADMIN.id, 1)
+            api.send_text(private(BOB), BOB, SWEDEN_QUESTION)
+            [bob_answer] = await api.wait_for_messages(BOB.id, 1)
+            # Bob's client sends the admin's button data from his own chat.
+            borrowed = [
+                api.press_button(private(BOB), BOB, bob_answer, data) for data in admin_answer.buttons().values()
+            ]
+            api.send_text(GROUP, ALICE, f"/ask {SWEDEN_QUESTION}")
+            [group_answer] = await api.wait_for_messages(GROUP.id, 1)
+            not_hers = api.press_button(GROUP, BOB, group_answer, group_answer.buttons()["More quotes"])
+            await api.wait_until(lambda: {*borrowed, not_hers} <= set(api.state.callback_answers))
+            assert [api.state.callback_answers[query]["text"] for query in borrowed] == [OTHER_CHAT, OTHER_CHAT]
+            assert api.state.callback_answers[not_hers]["text"] == NOT_YOURS
+            await settle(api)
+            assert len(api.messages_in(BOB.id)) == 1 and len(api.messages_in(GROUP.id)) == 1
+
+            api.press_button(GROUP, ALICE, group_answer, group_answer.buttons()["More quotes"])
+            more = (await api.wait_for_messages(GROUP.id, 2))[1]
+            assert more.entity_texts("blockquote") == [
+                quote.text for quote in library.ask(SWEDEN_QUESTION, k=10).quotes[1:4]
+            ]
+            api.press_button(GROUP, BOB, more, more.buttons()["Context 1"])
+            api.press_button(private(ADMIN), ADMIN, admin_answer, admin_answer.buttons()["Context"])
+            context_message = (await api.wait_for_messages(ADMIN.id, 2))[1]
+            assert context_message.entity_texts("underline") == [SWEDEN_SENTENCE]
+            await settle(api)
+            assert len(api.messages_in(GROUP.id)) == 2
+            assert_no_rejections(api)
+
+    run(scenario())
+
+
+# -- adding from Telegram ------------------------------------------------------------------------------------------
+
+
+def test_add_takes_only_http_urls_never_a_path_on_the_server(hashing_library: Library, tmp_path: Path) -> None:
+    secret = tmp_path / ".env"
+    secret.write_text(f"QUOTEBOT_TELEGRAM_TOKEN={BOT_TOKEN}\n", encoding="utf-8")
+
+    async def scenario() -> None:
+        async with running_bot(hashing_library) as api:
+            chat = private(ADMIN)
+            for source in (str(secret), ".env", "/etc/hostname", f"file://{secret}", "~/notes.txt"):
+                api.send_text(chat, ADMIN, f"/add {source}")
+            api.send_text(chat, ADMIN, f"/add https://example.org/story.html {secret}")
+            refusals = await api.wait_for_messages(chat.id, 6)
+            expected = [str(secret), ".env", "/etc/hostname", f"file://{secret}", "~/notes.txt", str(secret)]
+            assert [message.text for message in refusals] == [
+                f"I add only http(s) URLs, never a path on the server; {source!r} is not one. Send a file to add it."
+                for source in expected
+            ]
+            assert_no_rejections(api)
+
+    run(scenario())
+    assert hashing_library.articles() == []
+
+
+def test_add_refuses_internal_addresses_and_redirects_to_them_unless_allowed_by_name(
+    hashing_library: Library, web_server: str
+) -> None:
+    port = web_server.rsplit(":", 1)[1]
+    internal = f"{web_server}/internal.txt"
+    redirected = f"{web_server}/redirect?to=http://localhost:{port}/internal.txt"
+
+    async def scenario() -> None:
+        chat = private(ADMIN)
+        async with running_bot(hashing_library) as api:
+            api.send_text(chat, ADMIN, f"/add {internal}")
+            [refusal] = await api.wait_for_messages(chat.id, 1, timeout=30)
+            assert refusal.text == (
+                f"{internal!r} points to a loopback address (127.0.0.1); only public addresses are fetched from here"
+            )
+        async with running_bot(hashing_library, allowed_hosts=frozenset({"127.0.0.1"})) as api:
+            api.send_text(chat, ADMIN, f"/add {internal}")
+            [report] = await api.wait_for_messages(chat.id, 1, timeout=30)
+            assert report.text.startswith("Added: 1 (")
+            api.send_text(chat, ADMIN, f"/add {redirected}")
+            refusal = (await api.wait_for_messages(chat.id, 2, timeout=30))[1]
+            assert refusal.text.startswith(f"{redirected!r} redirects to 'http://localhost:{port}/internal.txt', ")
+            assert "which points to a loopback address" in refusal.text
+            assert_no_rejections(api)
+
+    run(scenario())
+    assert [article.source for article in hashing_library.articles()] == [internal]
+
+
+def test_add_stops_at_the_byte_cap_and_the_deadline(hashing_library: Library, web_server: str) -> None:
+    big, drip = f"{web_server}/big?bytes=5000000", f"{web_server}/drip"
+
+    async def scenario() -> None:
+        chat = private(ADMIN)
+        async with running_bot(
+            hashing_library, allowed_hosts=frozenset({"127.0.0.1"}), max_download_bytes=100_000, fetch_deadline=1.0
+        ) as api:
+            api.send_text(chat, ADMIN, f"/add {big}")
+            [capped] = await api.wait_for_messages(chat.id, 1, timeout=30)
+            assert capped.text == f"{big!r} is over the download limit of 100,000 bytes; save a part of it as a file"
+            started = time.monotonic()
+            api.send_text(chat, ADMIN, f"/add {drip}")
+            late = (await api.wait_for_messages(chat.id, 2, timeout=30))[1]
+            assert late.text == f"{drip!r} did not finish downloading within 1 s; try again later or save it as a file"
+            assert time.monotonic() - started < 5
+
+    run(scenario())
+    assert hashing_library.articles() == []
+
+
+def fetch_threads() -> int:
+    return sum(thread.name.startswith("quotebot-fetch") for thread in threading.enumerate())
+
+
+def test_hung_url_fetches_use_their_own_few_threads_and_delay_no_answer(library: Library, web_server: str) -> None:
+    drip = f"{web_server}/drip"
+    library.ask(SWEDEN_QUESTION, k=2)  # the model is warm: the answer's delay can only be waiting for a thread
+
+    async def scenario() -> None:
+        while fetch_threads():  # the pools of earlier bots are winding down
+            await asyncio.sleep(0.05)
+        async with running_bot(library, allowed_hosts=frozenset({"127.0.0.1"}), fetch_deadline=4.0) as api:
+            for _ in range(6):
+                api.send_text(private(ADMIN), ADMIN, f"/add {drip}")
+            await api.wait_until(lambda: fetch_threads() == FETCH_THREADS)
+            api.send_text(private(ALICE), ALICE, SWEDEN_QUESTION)
+            [answer] = await api.wait_for_messages(ALICE.id, 1, timeout=3.0)
+            assert answer.entity_texts("blockquote") == [SWEDEN_SENTENCE]
+            assert api.messages_in(ADMIN.id) == [] and fetch_threads() == FETCH_THREADS
+            refusals = await api.wait_for_messages(ADMIN.id, 6, timeout=30)
+            assert [message.text for message in refusals] == [
+                f"{drip!r} did not finish downloading within 4 s; try again later or save it as a file"
+            ] * 6
+
+    run(scenario())
+
+
+def test_uploads_need_a_private_chat_or_the_add_caption_and_each_is_its_own_source(
+    hashing_library: Library,
+) -> None:
+    first = b"Quarterly report one.\n\nSales of lanterns rose by a tenth in the spring.\n"
+    second = b"Quarterly report two.\n\nSales of kites fell by a third in the autumn.\n"
+
+    async def scenario() -> None:
+        async with running_bot(hashing_library) as api:
+            api.send_document(GROUP, ADMIN, "report.txt", first)
+            by_bob = api.send_document(GROUP, BOB, "report.txt", first, caption="/add")
+            await settle(api)
+            [refusal] = api.messages_in(GROUP.id)
+            assert refusal.text == "Only the bot's admins can add or remove articles."
+            assert refusal.reply_to == by_bob["message_id"]
+            assert hashing_library.articles() == []
+            asked = api.send_document(GROUP, ADMIN, "report.txt", first, caption=f"/add@{BOT_USERNAME} for the team")
+            added = (await api.wait_for_messages(GROUP.id, 2, timeout=30))[1]
+            assert added.text.startswith("Added: 1 (") and added.reply_to == asked["message_id"]
+            api.send_document(private(ADMIN), ADMIN, "report.txt", second)
+            [again] = await api.wait_for_messages(ADMIN.id, 1, timeout=30)
+            assert again.text.startswith("Added: 1 (") and "Replaced: 0" in again.text
+            assert_no_rejections(api)
+
+    run(scenario())
+    articles = hashing_library.articles()
+    assert sorted(article.source for article in articles) == [
+        "telegram:unique-3/report.txt",
+        "telegram:unique-4/report.txt",
+    ]
+
+
+# -- fair share ----------------------------------------------------------------------------------------------------
+
+
+class GatedLibrary:
+    """The real library, except that `ask` waits until the test opens the gate, so the queue fills first."""
+
+    def __init__(self, library: Library) -> None:
+        self._library = library
+        self.gate = threading.Event()
+
+    def ask(self, question: str, *, k: int = 3) -> Answer:
+        if not self.gate.wait(timeout=60):
+            raise RuntimeError("the test never opened the gate")
+        return self._library.ask(question, k=k)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._library, name)
+
+
+def in_flight_line(limit: int) -> str:
+    return (
+        f"You already have {limit} questions waiting for an answer; please wait for those answers before asking more."
+    )
+
+
+def test_a_flood_of_questions_delays_only_its_sender(library: Library) -> None:
+    gated = GatedLibrary(library)
+    flood, admitted = 200, 30
+
+    async def scenario() -> None:
+        async with running_bot(gated, questions_in_flight=admitted, questions_per_minute=1000) as api:
+            asked = [api.send_text(private(ALICE), ALICE, LOAD_QUESTIONS[number % 8]) for number in range(flood)]
+            [notice] = await api.wait_for_messages(ALICE.id, 1, timeout=30)
+            assert notice.text == in_flight_line(admitted) and notice.reply_to == asked[admitted]["message_id"]
+            bob = api.send_text(private(BOB), BOB, SWEDEN_QUESTION)
+            # "typing…" is shown once Bob's question is in the queue, behind the flooder's 30.
+            await api.wait_until(lambda: (BOB.id, "typing") in api.state.chat_actions)
+            gated.gate.set()
+            await api.wait_for_messages(ALICE.id, admitted + 1, timeout=90)
+            [answer] = await api.wait_for_messages(BOB.id, 1)
+            await settle(api)
+            assert answer.reply_to == bob["message_id"] and answer.entity_texts("blockquote") == [SWEDEN_SENTENCE]
+            alice_answers = [message for message in api.messages_in(ALICE.id) if message is not notice]
+            assert sorted(message.reply_to or 0 for message in alice_answers) == [
+                message["message_id"] for message in asked[:admitted]
+            ]
+            # Bob waits for the asks already running and about one turn of Alice's, not for all 30 (FIFO).
+            sent = list(api.state.sent)
+            before_bob = [message for message in sent[: sent.index(answer)] if message.chat_id == ALICE.id]
+            assert len([message for message in before_bob if message is not notice]) < 10
+            assert len(api.messages_in(ALICE.id)) == admitted + 1
+            assert_no_rejections(api)
+
+    run(scenario(), timeout=120)
+
+
+def test_past_a_users_limits_one_polite_line_says_how_long_to_wait_and_nothing_more_is_queued(
+    library: Library,
+) -> None:
+    gated = GatedLibrary(library)
+
+    async def scenario() -> None:
+        # The defaults: two questions in flight per user.
+        async with running_bot(gated) as api:
+            asked = [api.send_text(private(ALICE), ALICE, SWEDEN_QUESTION) for _ in range(6)]
+            [notice] = await api.wait_for_messages(ALICE.id, 1, timeout=30)
+            assert notice.text == in_flight_line(2) and notice.reply_to == asked[2]["message_id"]
+            gated.gate.set()
+            answers = (await api.wait_for_messages(ALICE.id, 3, timeout=30))[1:]
+            assert sorted(message.reply_to or 0 for message in answers) == [
+                asked[0]["message_id"],
+                asked[1]["message_id"],
+            ]
+            again = api.send_text(private(ALICE), ALICE, SWEDEN_QUESTION)
+            answered = (await api.wait_for_messages(ALICE.id, 4))[3]
+            assert answered.reply_to == again["message_id"]
+            assert answered.entity_texts("blockquote") == [SWEDEN_SENTENCE]
+            await settle(api)
+            assert len(api.messages_in(ALICE.id)) == 4
+
+        async with running_bot(library, questions_in_flight=10, questions_per_minute=3) as api:
+            asked = [api.send_text(private(BOB), BOB, SWEDEN_QUESTION) for _ in range(5)]
+            messages = await api.wait_for_messages(BOB.id, 4, timeout=30)
+            await settle(api)
+            [notice] = [message for message in messages if message.reply_to == asked[3]["message_id"]]
+            prefix = "You have asked 3 questions in the last minute; please wait "
+            assert notice.text.startswith(prefix) and notice.text.endswith(" s before asking again.")
+            assert 0 < int(notice.text.removeprefix(prefix).split()[0]) <= WINDOW
+            assert sorted(message.reply_to or 0 for message in messages if message is not notice) == [
+                message["message_id"] for message in asked[:3]
+            ]
+            assert len(api.messages_in(BOB.id)) == 4
+            assert_no_rejections(api)
+
+    run(scenario())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -157,11 +159,173 @@ def test_stale_or_missing_index_is_not_loaded(tmp_path: Path) -> None:
     index.rebuild(np.arange(10, dtype=np.int64), _unit(10, seed=1), generation=4)
     index.save(tmp_path)
     assert not VectorIndex(DIMENSION).load(tmp_path, generation=5)
-    assert not VectorIndex(DIMENSION + 1).load(tmp_path, generation=4)
-    (tmp_path / vectors_module.INDEX_NAME).write_bytes(b"not faiss")
+    # A stamp of an older format is only stale.
+    (tmp_path / vectors_module.STAMP_NAME).write_text('{"version": 2, "generation": 4, "count": 10}')
     assert not VectorIndex(DIMENSION).load(tmp_path, generation=4)
-    (tmp_path / vectors_module.STAMP_NAME).write_text('{"generation": 4, "count": 10, "index_type": "x"}')
-    assert not VectorIndex(DIMENSION).load(tmp_path, generation=4)
+
+
+def _saved(folder: Path, kind: str = "flat") -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    """A saved index at generation 4 with a base and a delta; its ids and vectors."""
+    ids = np.arange(100, 400, dtype=np.int64)
+    matrix = _unit(300, seed=21)
+    index = VectorIndex(DIMENSION, kind=kind)  # type: ignore[arg-type]
+    index.rebuild(ids[:250], matrix[:250], generation=3)
+    index.save(folder)
+    index.add(ids[250:], matrix[250:])
+    index.remove(ids[:5])
+    index.generation = 4
+    index.save(folder)
+    return ids[5:], matrix[5:]
+
+
+def _database(ids: NDArray[np.int64], matrix: NDArray[np.float32]) -> vectors_module.VectorsOf:
+    rows = dict(zip(ids.tolist(), matrix, strict=True))
+    return lambda wanted: {chunk_id: rows[chunk_id] for chunk_id in wanted if chunk_id in rows}
+
+
+def _restamp(folder: Path) -> None:
+    """Make the stamp describe the files as they are now, as a damaged writer would have."""
+    path = folder / vectors_module.STAMP_NAME
+    fields = json.loads(path.read_text())
+    for name, prefix in ((vectors_module.INDEX_NAME, "index"), (vectors_module.DELTA_NAME, "delta")):
+        fields[f"{prefix}_bytes"], fields[f"{prefix}_digest"] = vectors_module._file_of(folder / name)
+    path.write_text(json.dumps(fields))
+
+
+def _shuffle_base(folder: Path) -> None:
+    import faiss
+
+    index = faiss.read_index(str(folder / vectors_module.INDEX_NAME))
+    ids = faiss.vector_to_array(index.id_map)
+    flat = faiss.downcast_index(index.index)
+    vectors = faiss.vector_to_array(flat.codes).view(np.float32).reshape(-1, DIMENSION)
+    shuffled = faiss.IndexIDMap2(faiss.IndexFlatIP(DIMENSION))
+    shuffled.add_with_ids(np.ascontiguousarray(vectors[np.random.default_rng(0).permutation(len(ids))]), ids)
+    faiss.write_index(shuffled, str(folder / vectors_module.INDEX_NAME))
+
+
+def _huge_size_field(folder: Path) -> None:
+    # IndexIDMap2 header: "IxM2", d (int32), ntotal (int64); then the flat index's header and its codes' size.
+    path = folder / vectors_module.INDEX_NAME
+    data = bytearray(path.read_bytes())
+    # The flat index: "IxFI", d (int32), ntotal (int64), two dummy int64, is_trained (1 byte), metric (int32).
+    codes = data.index(b"IxFI") + 4 + 4 + 8 + 8 + 8 + 1 + 4
+    data[codes : codes + 8] = (1 << 39).to_bytes(8, "little")
+    path.write_bytes(bytes(data))
+
+
+def _wrong_type(folder: Path) -> None:
+    import faiss
+
+    faiss.write_index(faiss.IndexFlatL2(DIMENSION), str(folder / vectors_module.INDEX_NAME))
+
+
+DAMAGE = {
+    "zero-length delta": lambda folder: (folder / vectors_module.DELTA_NAME).write_bytes(b""),
+    "truncated delta": lambda folder: (folder / vectors_module.DELTA_NAME).write_bytes(
+        (folder / vectors_module.DELTA_NAME).read_bytes()[:200]
+    ),
+    "zero-length base": lambda folder: (folder / vectors_module.INDEX_NAME).write_bytes(b""),
+    "huge size field": _huge_size_field,
+    "wrong index type": _wrong_type,
+    "shuffled vectors": _shuffle_base,
+    "garbage stamp": lambda folder: (folder / vectors_module.STAMP_NAME).write_text('{"version": 3, "generation"'),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_a_damaged_file_is_refused_before_faiss_reads_it(tmp_path: Path, damage: str) -> None:
+    ids, matrix = _saved(tmp_path)
+    DAMAGE[damage](tmp_path)
+    with pytest.raises(vectors_module.DamagedIndex):
+        VectorIndex(DIMENSION).load(tmp_path, generation=4, count=len(ids), vectors_of=_database(ids, matrix))
+
+
+@pytest.mark.parametrize("damage", ["huge size field", "wrong index type", "shuffled vectors", "truncated delta"])
+def test_a_damaged_file_with_a_matching_stamp_is_still_refused(tmp_path: Path, damage: str) -> None:
+    ids, matrix = _saved(tmp_path)
+    DAMAGE[damage](tmp_path)
+    _restamp(tmp_path)
+    with pytest.raises(vectors_module.DamagedIndex):
+        VectorIndex(DIMENSION).load(tmp_path, generation=4, count=len(ids), vectors_of=_database(ids, matrix))
+
+
+def test_an_index_is_checked_against_the_database(tmp_path: Path) -> None:
+    ids, matrix = _saved(tmp_path)
+    assert VectorIndex(DIMENSION).load(tmp_path, generation=4, count=len(ids), vectors_of=_database(ids, matrix))
+    with pytest.raises(vectors_module.DamagedIndex, match="database 296 chunks"):
+        VectorIndex(DIMENSION).load(tmp_path, generation=4, count=len(ids) + 1)
+    other = _unit(len(ids), seed=77)
+    with pytest.raises(vectors_module.DamagedIndex, match="differs from the database"):
+        VectorIndex(DIMENSION).load(tmp_path, generation=4, vectors_of=_database(ids, other))
+    with pytest.raises(vectors_module.DamagedIndex, match="which the database does not"):
+        VectorIndex(DIMENSION).load(tmp_path, generation=4, vectors_of=_database(ids[:1], matrix[:1]))
+    with pytest.raises(vectors_module.DamagedIndex):
+        VectorIndex(DIMENSION + 1).load(tmp_path, generation=4)
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf"])
+def test_a_reader_catches_up_from_the_delta_without_reading_the_base(tmp_path: Path, kind: str) -> None:
+    ids, matrix = _saved(tmp_path, kind)
+    reader = VectorIndex(DIMENSION, kind=kind)  # type: ignore[arg-type]
+    assert reader.load(tmp_path, generation=4)
+    writer = VectorIndex(DIMENSION, kind=kind)  # type: ignore[arg-type]
+    assert writer.load(tmp_path, generation=4)
+    more = _unit(20, seed=5)
+    writer.add(np.arange(1000, 1020, dtype=np.int64), more)
+    writer.remove(ids[:10])  # base vectors
+    writer.remove(ids[-3:])  # vectors of the delta
+    writer.generation = 5
+    writer.save(tmp_path)
+    # The base file is now unreadable: only a reader that does not read it again can load generation 5.
+    base = (tmp_path / vectors_module.INDEX_NAME).read_bytes()
+    (tmp_path / vectors_module.INDEX_NAME).write_bytes(b"x" * len(base))
+    truth = _database(np.concatenate([ids[10:-3], np.arange(1000, 1020)]), np.concatenate([matrix[10:-3], more]))
+    assert reader.load(tmp_path, generation=5, count=len(writer), vectors_of=truth)
+    assert len(reader) == len(writer) == 295 - 13 + 20
+    for query in _unit(10, seed=8):
+        assert reader.search(query, 10) == writer.search(query, 10)
+    with pytest.raises(vectors_module.DamagedIndex):
+        VectorIndex(DIMENSION, kind=kind).load(tmp_path, generation=5)  # type: ignore[arg-type]
+
+
+def test_saving_leaves_no_temporary_files_and_fsyncs_each_file_and_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(descriptor: int) -> None:
+        synced.append(str(Path(f"/proc/self/fd/{descriptor}").readlink()))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    _saved(tmp_path)
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        [vectors_module.INDEX_NAME, vectors_module.DELTA_NAME, vectors_module.STAMP_NAME]
+    )
+    for name in (vectors_module.INDEX_NAME, vectors_module.DELTA_NAME, vectors_module.STAMP_NAME):
+        assert str(tmp_path / (name + ".tmp")) in synced
+    # The folder after each rename: base, delta and stamp, then only the delta and the stamp.
+    assert synced.count(str(tmp_path)) == 5
+
+
+def test_a_failed_save_leaves_the_old_files_and_no_temporary_one(tmp_path: Path) -> None:
+    _saved(tmp_path)
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    index = VectorIndex(DIMENSION)
+    assert index.load(tmp_path, generation=4)
+    index.add(np.arange(2000, 2003, dtype=np.int64), _unit(3, seed=2))
+    index.generation = 5
+    # A folder in the place of the temporary file makes the write fail part way.
+    (tmp_path / (vectors_module.DELTA_NAME + ".tmp")).mkdir()
+    with pytest.raises(OSError):
+        index.save(tmp_path)
+    (tmp_path / (vectors_module.DELTA_NAME + ".tmp")).rmdir()
+    after = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    assert after.keys() == before.keys() - {vectors_module.STAMP_NAME}
+    assert after[vectors_module.DELTA_NAME] == before[vectors_module.DELTA_NAME]
+    assert not VectorIndex(DIMENSION).load(tmp_path, generation=4)  # no stamp: only stale, rebuilt quietly
 
 
 def test_empty_index_searches_to_nothing() -> None:
