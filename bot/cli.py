@@ -133,7 +133,7 @@ def add(
             disable=not show_progress,
         ) as progress:
             task = progress.add_task("add", total=None)
-            report = opened.add(documents, progress=lambda done: progress.advance(task, done))
+            report = opened.add(documents, errors=errors, progress=lambda done: progress.advance(task, done))
     for error in errors:
         messages.print(f"[red]error:[/red] {error}")
     if json_output:

@@ -94,7 +94,7 @@ class Session:
             return
         errors: list[SourceError] = []
         with self.console.status("Adding …"):
-            report = self.library.add(read_sources([argument], errors=errors))
+            report = self.library.add(read_sources([argument], errors=errors), errors=errors)
         for error in errors:
             self.console.print(f"[red]error:[/red] {escape(str(error))}")
         self.console.print(

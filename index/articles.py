@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from html.parser import HTMLParser
@@ -19,7 +20,7 @@ from index.errors import SourceError
 from index.fetching import FetchPolicy, download
 from index.models import Document
 
-__all__ = ["SUFFIXES", "documents_from_bytes", "is_url", "read_sources"]
+__all__ = ["SUFFIXES", "documents_from_bytes", "is_url", "read_sources", "storable"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,19 +35,30 @@ def is_url(item: str) -> bool:
     return bool(_URL.match(item))
 
 
+def storable(value: str) -> str:
+    """`value` with each lone surrogate (JSON's "\\ud800", a name's undecodable byte) replaced by "?": SQLite,
+    pydantic and the tokenizers take only text that UTF-8 can encode."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
 def read_sources(
     items: Iterable[str], *, errors: list[SourceError] | None = None, fetch: FetchPolicy | None = None
 ) -> Iterator[Document]:
     """Documents from paths (files or folders, recursively) and http(s) URLs, in the order given.
 
     Without `errors` the first unreadable source raises; with it, each one's error is appended and reading
-    goes on with the next file. URLs are fetched under `fetch` (default: any address, a file's size limit).
+    goes on with the next file (or, in a JSON Lines file, the next line). URLs are fetched under `fetch`
+    (default: any address, a file's size limit).
     """
     policy = fetch or FetchPolicy(max_bytes=MAX_SOURCE_BYTES)
     for item in items:
         for reader in _readers(item, policy):
             try:
-                documents = reader()
+                documents = reader(errors)
             except SourceError as error:
                 if errors is None:
                     raise
@@ -55,18 +67,18 @@ def read_sources(
             yield from documents
 
 
-def _readers(item: str, policy: FetchPolicy) -> Iterator[Callable[[], list[Document]]]:
+_Reader = Callable[[list[SourceError] | None], list[Document]]
+
+
+def _readers(item: str, policy: FetchPolicy) -> Iterator[_Reader]:
     if is_url(item):
-        yield lambda: _read_url(item, policy)
+        yield lambda errors: _read_url(item, policy, errors)
         return
     path = Path(item).expanduser()
     if not path.exists():
-
-        def missing() -> list[Document]:
-            raise SourceError(f"{item!r} does not exist; give a file, a folder or an http(s) URL")
-
-        yield missing
+        yield functools.partial(_refuse, f"{item!r} does not exist; give a file, a folder or an http(s) URL")
     elif path.is_dir():
+        root = path.resolve()
         files = sorted(
             candidate
             for candidate in path.rglob("*")
@@ -75,25 +87,46 @@ def _readers(item: str, policy: FetchPolicy) -> Iterator[Callable[[], list[Docum
             and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
         )
         for file in files:
-            yield functools.partial(_read_file, file)
+            # A link inside the folder to a file outside it (a home directory, /etc) is not read: adding a folder
+            # adds what is in it.
+            if not file.resolve().is_relative_to(root):
+                yield functools.partial(
+                    _refuse,
+                    f"{_shown(file)!r} links to {_shown(file.resolve())!r}, outside {_shown(root)!r}, so it was "
+                    "not read; add that file by its own path if you mean it",
+                )
+            else:
+                yield functools.partial(_read_file, file)
     else:
-        yield lambda: _read_file(path)
+        yield functools.partial(_read_file, path)
 
 
-def _read_file(path: Path) -> list[Document]:
-    size = path.stat().st_size
+def _refuse(message: str, _: list[SourceError] | None) -> list[Document]:
+    raise SourceError(message)
+
+
+def _shown(path: Path) -> str:
+    """`path` as text that can be stored and printed: a name's undecodable bytes are written as \\xff."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _read_file(path: Path, errors: list[SourceError] | None = None) -> list[Document]:
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise SourceError(f"cannot read {_shown(path)!r} ({error.strerror}); check its permissions") from error
     if size > MAX_SOURCE_BYTES:
         raise SourceError(
-            f"{str(path)!r} is {size:,} bytes; the limit is {MAX_SOURCE_BYTES:,}: split it into smaller files"
+            f"{_shown(path)!r} is {size:,} bytes; the limit is {MAX_SOURCE_BYTES:,}: split it into smaller files"
         )
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise SourceError(f"cannot read {str(path)!r} ({error.strerror}); check its permissions") from error
-    return documents_from_bytes(data, name=path.name, source=str(path.resolve()))
+        raise SourceError(f"cannot read {_shown(path)!r} ({error.strerror}); check its permissions") from error
+    return documents_from_bytes(data, name=_shown(Path(path.name)), source=_shown(path.resolve()), errors=errors)
 
 
-def _read_url(url: str, policy: FetchPolicy) -> list[Document]:
+def _read_url(url: str, policy: FetchPolicy, errors: list[SourceError] | None = None) -> list[Document]:
     fetched = download(url, policy)
     name = {
         "text/plain": "page.txt",
@@ -102,23 +135,30 @@ def _read_url(url: str, policy: FetchPolicy) -> list[Document]:
         "application/x-ndjson": "page.jsonl",
         "application/jsonl": "page.jsonl",
     }.get(fetched.content_type, "page.html")
-    return documents_from_bytes(fetched.body, name=name, source=fetched.url)
+    return documents_from_bytes(fetched.body, name=name, source=fetched.url, errors=errors)
 
 
-def documents_from_bytes(data: bytes, *, name: str, source: str) -> list[Document]:
-    """Documents from the bytes of one file; `name`'s suffix picks the reader."""
+def documents_from_bytes(
+    data: bytes, *, name: str, source: str, errors: list[SourceError] | None = None
+) -> list[Document]:
+    """Documents from the bytes of one file; `name`'s suffix picks the reader.
+
+    With `errors`, a bad record of a JSON or JSON Lines file (a bad line of JSON Lines) is appended there and the
+    others are still read; without, it raises.
+    """
     suffix = Path(name).suffix.lower()
     if suffix and suffix not in SUFFIXES:
         raise SourceError(f"{name!r} is not a supported kind of file; add {', '.join(SUFFIXES)} files")
     text = decode(data, name=name)
+    reported = len(errors) if errors is not None else 0
     if suffix in (".html", ".htm"):
         documents = [_from_html(text, source=source, name=name)]
     elif suffix in (".json", ".jsonl"):
-        documents = _from_records(text, source=source, name=name, lines=suffix == ".jsonl")
+        documents = _from_records(text, source=source, name=name, lines=suffix == ".jsonl", errors=errors)
     else:
         documents = [Document(text=text, source=source, title=_text_title(text, name=name, markdown=suffix != ".txt"))]
     kept = [document for document in documents if document.text.strip()]
-    if not kept:
+    if not kept and not (errors is not None and len(errors) > reported):
         raise SourceError(f"{name!r} holds no text; check that it is the file you meant")
     return kept
 
@@ -215,34 +255,60 @@ def _visible_text(html: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def _from_records(text: str, *, source: str, name: str, lines: bool) -> list[Document]:
+def _from_records(
+    text: str, *, source: str, name: str, lines: bool, errors: list[SourceError] | None
+) -> list[Document]:
+    """The records of a JSON file (one object or an array) or of a JSON Lines file, as Documents; a bad record
+    raises, or with `errors` is appended there and skipped."""
     records: list[tuple[int, Any]] = []
-    try:
-        if lines:
-            for number, line in enumerate(text.splitlines(), start=1):
-                if line.strip():
-                    records.append((number, json.loads(line)))
-        else:
-            loaded = json.loads(text)
-            items = loaded if isinstance(loaded, list) else [loaded]
-            records = list(enumerate(items, start=1))
-    except json.JSONDecodeError as error:
-        raise SourceError(
-            f"{name!r} is not valid JSON (line {error.lineno}: {error.msg}); fix or re-export it"
-        ) from error
+    if lines:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    records.append((number, _load_json(line, name=name, where=f"line {number} of ")))
+                except SourceError as error:
+                    if errors is None:
+                        raise
+                    errors.append(error)
+    else:
+        loaded = _load_json(text, name=name, where="")
+        items = loaded if isinstance(loaded, list) else [loaded]
+        records = list(enumerate(items, start=1))
     documents = []
     for number, record in records:
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            where = f"line {number}" if lines else f"record {number}"
-            raise SourceError(f'{where} of {name!r} has no "text" string; each record needs one')
-        url = record.get("url") if isinstance(record.get("url"), str) else None
-        documents.append(
-            Document(
-                text=record["text"],
-                source=url or f"{source}#{number}",
-                title=str(record.get("title") or _text_title(record["text"], name="", markdown=False))[:200],
-                url=url,
-                date=str(record["date"]) if record.get("date") is not None else None,
-            )
-        )
+        try:
+            documents.append(_record(record, number, source=source, name=name, lines=lines))
+        except SourceError as error:
+            if errors is None:
+                raise
+            errors.append(error)
     return documents
+
+
+def _load_json(text: str, *, name: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        line = f"line {error.lineno}: " if not where else ""
+        raise SourceError(f"{where}{name!r} is not valid JSON ({line}{error.msg}); fix or re-export it") from error
+    except RecursionError as error:
+        # Python's JSON parser recurses once per nested array or object; ten thousand "[" would exhaust it.
+        raise SourceError(
+            f"{where}{name!r} nests JSON arrays or objects too deeply to read; an article is an object with a "
+            '"text" string'
+        ) from error
+
+
+def _record(record: Any, number: int, *, source: str, name: str, lines: bool) -> Document:
+    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+        where = f"line {number}" if lines else f"record {number}"
+        raise SourceError(f'{where} of {name!r} has no "text" string; each record needs one')
+    text = storable(record["text"])
+    url = storable(record["url"]) if isinstance(record.get("url"), str) else None
+    return Document(
+        text=text,
+        source=url or f"{source}#{number}",
+        title=storable(str(record.get("title") or _text_title(text, name="", markdown=False))[:200]),
+        url=url,
+        date=storable(str(record["date"])) if record.get("date") is not None else None,
+    )

@@ -10,8 +10,9 @@ import functools
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,17 +20,18 @@ from numpy.typing import NDArray
 
 from index import lexical, marking
 from index.answer import ScoredSentence, Scoring, rank_sentences
-from index.articles import read_sources
+from index.articles import read_sources, storable
 from index.chunking import ChunkSpan, chunk_spans, sentence_spans
 from index.embedding import Embedder, default_embedder
-from index.errors import ArticleNotFound, InvalidQuestion, LibraryError
+from index.errors import ArticleNotFound, InvalidQuestion, LibraryError, SourceError
 from index.models import AddReport, Answer, Article, ArticleSummary, Document, LibraryStats, Quote, ShortAnswer
+from index.quoting import DEFAULT_QUOTE_CHARACTERS, window
 from index.reader import BUNDLED_READER, Passage, load_reader
 from index.search import Retrieval, retrieve
 from index.store import CandidateSentence, NewChunk, Store, now
 from index.vectors import DamagedIndex, VectorIndex
 
-__all__ = ["MAX_QUESTION_CHARACTERS", "Library", "Neighbourhood"]
+__all__ = ["DEFAULT_ARTICLE_CHARACTERS", "MAX_QUESTION_CHARACTERS", "Library", "Neighbourhood"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,9 @@ MAX_QUESTION_CHARACTERS = 2000
 # Articles are embedded together until this many sentences are waiting: big batches keep the model busy.
 _ENCODE_BATCH_SENTENCES = 512
 _CONTEXT_CHARACTERS = 1500
+# During a long add the index on disk is brought up to date this often (and at the end).
+_SAVE_SECONDS = 30.0
+DEFAULT_ARTICLE_CHARACTERS = 50_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,18 @@ class Neighbourhood:
 
     passage: Passage
     before_start: int | None
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What one `add` has done so far."""
+
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    chunks: int = 0
+    unsaved: bool = False
+    saved_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass(slots=True)
@@ -60,12 +77,28 @@ class _Prepared:
 class Library:
     """A folder of articles you can ask questions of."""
 
-    def __init__(self, store: Store, embedder: Embedder, *, scoring: Scoring | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        *,
+        scoring: Scoring | None = None,
+        max_quote_characters: int = DEFAULT_QUOTE_CHARACTERS,
+        max_article_characters: int = DEFAULT_ARTICLE_CHARACTERS,
+    ) -> None:
+        if max_quote_characters < 1:
+            raise ValueError(f"max_quote_characters must be at least 1, not {max_quote_characters!r}")
+        if max_article_characters < 1:
+            raise ValueError(f"max_article_characters must be at least 1, not {max_article_characters!r}")
         self._store = store
         self._embedder = embedder
         self._vectors = VectorIndex(embedder.dimension)
         self._vectors_lock = threading.Lock()
         self.scoring = scoring or Scoring()
+        # A quote is at most this many characters: a longer sentence is cut to a window around its answer.
+        self.max_quote_characters = max_quote_characters
+        # An article longer than this is refused (SourceError): its sentences, vectors and FTS rows would be huge.
+        self.max_article_characters = max_article_characters
         # Questions repeat (More quotes, the same question in several chats, evaluation's baselines): each
         # is encoded once per library.
         self._question_vector = functools.lru_cache(maxsize=1024)(self._encode_question)
@@ -78,11 +111,19 @@ class Library:
         seeds: Path | None = None,
         embedder: Embedder | None = None,
         scoring: Scoring | None = None,
+        max_quote_characters: int = DEFAULT_QUOTE_CHARACTERS,
+        max_article_characters: int = DEFAULT_ARTICLE_CHARACTERS,
     ) -> Library:
         """Open the library in `path`, creating it if needed; a new library gets the articles in `seeds`."""
         embedder = embedder or default_embedder()
         store = Store(Path(path).expanduser(), embedder=embedder.name, dimension=embedder.dimension)
-        library = cls(store, embedder, scoring=scoring)
+        library = cls(
+            store,
+            embedder,
+            scoring=scoring,
+            max_quote_characters=max_quote_characters,
+            max_article_characters=max_article_characters,
+        )
         if store.created and seeds is not None and seeds.exists():
             library.add(read_sources([str(seeds)]))
         return library
@@ -111,43 +152,82 @@ class Library:
 
     # Adding and removing
 
-    def add(self, documents: Iterable[Document], *, progress: Callable[[int], None] | None = None) -> AddReport:
-        """Add documents; the same text again changes nothing, new text from a known source replaces it."""
-        added: list[str] = []
-        replaced: list[str] = []
-        unchanged: list[str] = []
-        chunk_total = 0
+    def add(
+        self,
+        documents: Iterable[Document],
+        *,
+        progress: Callable[[int], None] | None = None,
+        errors: list[SourceError] | None = None,
+    ) -> AddReport:
+        """Add documents; the same text again changes nothing, new text from a known source replaces it.
+
+        Documents are committed in batches, each under the write lock, which is let go between batches: other
+        writers progress during a long add, and a crash keeps every batch committed before it (whole articles).
+        An article over `max_article_characters` raises SourceError, or with `errors` is appended there and
+        skipped.
+        """
+        tally = _Tally()
+        # The lock once up front, so that a busy or read-only library says so before anything is read.
         with self._store.writing():
             self._ensure_vectors()
-            pending: list[_Prepared] = []
-            seen_hashes: dict[str, str] = {}
-            for document in documents:
-                if any(item.document.source == document.source for item in pending):
-                    # The same source twice in one call: the later text wins, so write the earlier first.
-                    chunk_total += self._write(pending, added, replaced, progress)
-                    pending = []
-                prepared = self._prepare(document, seen_hashes)
-                if isinstance(prepared, str):
-                    unchanged.append(prepared)
-                    if progress:
-                        progress(1)
-                    continue
-                seen_hashes[prepared.content_hash] = prepared.article_id
-                pending.append(prepared)
-                if sum(len(item.sentences) for item in pending) >= _ENCODE_BATCH_SENTENCES:
-                    chunk_total += self._write(pending, added, replaced, progress)
-                    pending = []
-            if pending:
-                chunk_total += self._write(pending, added, replaced, progress)
-            if added or replaced:
+        pending: list[_Prepared] = []
+        seen_hashes: dict[str, str] = {}
+        for document in documents:
+            if len(document.text) > self.max_article_characters:
+                error = SourceError(
+                    f"{document.source!r} is {len(document.text):,} characters, over the library's limit of "
+                    f"{self.max_article_characters:,} (max_article_characters); split it into smaller articles"
+                )
+                if errors is None:
+                    raise error
+                errors.append(error)
+                continue
+            if any(item.document.source == document.source for item in pending):
+                # The same source twice in one call: the later text wins, so write the earlier first.
+                self._flush(pending, tally, progress)
+                pending = []
+            prepared = self._prepare(document, seen_hashes)
+            if isinstance(prepared, str):
+                tally.unchanged.append(prepared)
+                if progress:
+                    progress(1)
+                continue
+            seen_hashes[prepared.content_hash] = prepared.article_id
+            pending.append(prepared)
+            if sum(len(item.sentences) for item in pending) >= _ENCODE_BATCH_SENTENCES:
+                self._flush(pending, tally, progress)
+                pending = []
+        self._flush(pending, tally, progress, last=True)
+        return AddReport(added=tally.added, replaced=tally.replaced, unchanged=tally.unchanged, chunks=tally.chunks)
+
+    def _flush(
+        self, batch: list[_Prepared], tally: _Tally, progress: Callable[[int], None] | None, *, last: bool = False
+    ) -> None:
+        """Encode `batch` (without the lock), then write it as one transaction under the lock."""
+        texts = [item.document.text[start:stop] for item in batch for start, stop in item.sentences]
+        vectors = self._embedder.encode(texts) if texts else np.empty((0, self._embedder.dimension), np.float32)
+        if not batch and not (last and tally.unsaved):
+            return
+        with self._store.writing():
+            self._ensure_vectors()
+            if batch:
+                tally.chunks += self._write(batch, vectors, tally, progress)
+                tally.unsaved = True
+            # The saved index is kept fresh during a long add, so other processes need not rebuild it.
+            if tally.unsaved and (last or time.monotonic() - tally.saved_at > _SAVE_SECONDS):
                 self._save_vectors()
-        return AddReport(added=added, replaced=replaced, unchanged=unchanged, chunks=chunk_total)
+                tally.unsaved = False
+                tally.saved_at = time.monotonic()
 
     def _prepare(self, document: Document, seen_hashes: dict[str, str]) -> _Prepared | str:
-        # Lone surrogates (possible in JSON) cannot be stored as UTF-8; fix them before the text gets an id.
-        text = document.text.encode("utf-8", "replace").decode("utf-8")
-        if text != document.text:
-            document = document.model_copy(update={"text": text})
+        # A Document made by any caller may hold lone surrogates (pydantic checks only `source`), which cannot be
+        # stored as UTF-8: each becomes "?" before the article gets an id, in every field.
+        fields = {"text": document.text, "source": document.source, "title": document.title}
+        fields.update({name: value for name, value in (("url", document.url), ("date", document.date)) if value})
+        cleaned = {name: storable(value) for name, value in fields.items()}
+        if cleaned != fields:
+            document = document.model_copy(update=cleaned)
+        text = document.text
         content_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
         if content_hash in seen_hashes:
             return seen_hashes[content_hash]
@@ -167,20 +247,27 @@ class Library:
     def _write(
         self,
         batch: Sequence[_Prepared],
-        added: list[str],
-        replaced: list[str],
+        vectors: NDArray[np.float32],
+        tally: _Tally,
         progress: Callable[[int], None] | None,
     ) -> int:
-        texts = [item.document.text[start:stop] for item in batch for start, stop in item.sentences]
-        vectors = self._embedder.encode(texts)
+        """Write `batch` (its sentences' `vectors` in order) in one transaction; call under the lock."""
         new_ids: list[int] = []
         new_vectors: list[NDArray[np.float32]] = []
         removed: list[int] = []
         offset = 0
+        written: list[_Prepared] = []
         with self._store.transaction() as connection:
             for item in batch:
                 sentence_vectors = vectors[offset : offset + len(item.sentences)]
                 offset += len(item.sentences)
+                # Prepared without the lock: another writer may have added this text or source since.
+                same_text, same_source = self._store.find(source=item.document.source, content_hash=item.content_hash)
+                if same_text is not None:
+                    tally.unchanged.append(same_text)
+                    continue
+                item.replaces = same_source
+                item.article_id = same_source or item.article_id
                 chunks = [_new_chunk(item, chunk, sentence_vectors) for chunk in item.chunks]
                 if item.replaces:
                     removed.extend(self._store.delete_article(connection, item.replaces))
@@ -196,13 +283,15 @@ class Library:
                 )
                 new_ids.extend(self._store.insert_article(connection, article, chunks))
                 new_vectors.extend(chunk.vector for chunk in chunks)
+                written.append(item)
         self._vectors.remove(np.array(removed, dtype=np.int64))
         if new_ids:
             self._vectors.add(np.array(new_ids, dtype=np.int64), np.stack(new_vectors))
         self._vectors.generation = self._store.generation()
-        for item in batch:
-            (replaced if item.replaces else added).append(item.article_id)
-            if progress:
+        for item in written:
+            (tally.replaced if item.replaces else tally.added).append(item.article_id)
+        if progress:
+            for _ in batch:
                 progress(1)
         return len(new_ids)
 
@@ -319,11 +408,12 @@ class Library:
                 if marked
                 else None
             )
+            text, start, answer = self._bounded(text, start, answer)
             quotes.append(
                 Quote(
                     text=text,
                     start=start,
-                    end=sentence.stop,
+                    end=start + len(text),
                     article_id=sentence.article_id,
                     title=title,
                     source=source,
@@ -381,20 +471,34 @@ class Library:
         answers = marking.short_answers(
             question, [(text, item.sentence.start) for (_, _, _, text), item in zip(slices, items, strict=True)]
         )
-        return [
-            Quote(
-                text=text,
-                start=item.sentence.start,
-                end=item.sentence.stop,
-                article_id=item.sentence.article_id,
-                title=title,
-                source=source,
-                url=url,
-                score=round(item.score, 4),
-                answer=answer,
+        quotes = []
+        for (title, source, url, text), item, answer in zip(slices, items, answers, strict=True):
+            text, start, answer = self._bounded(text, item.sentence.start, answer)
+            quotes.append(
+                Quote(
+                    text=text,
+                    start=start,
+                    end=start + len(text),
+                    article_id=item.sentence.article_id,
+                    title=title,
+                    source=source,
+                    url=url,
+                    score=round(item.score, 4),
+                    answer=answer,
+                )
             )
-            for (title, source, url, text), item, answer in zip(slices, items, answers, strict=True)
-        ]
+        return quotes
+
+    def _bounded(self, text: str, start: int, answer: ShortAnswer | None) -> tuple[str, int, ShortAnswer | None]:
+        """A quote's text and start (`text` begins at article offset `start`) cut to `max_quote_characters`
+        around its answer, and the answer when it still fits."""
+        if len(text) <= self.max_quote_characters:
+            return text, start, answer
+        if answer is not None and answer.end - answer.start > self.max_quote_characters:
+            answer = None
+        inside = None if answer is None else (answer.start - start, answer.end - start)
+        low, high = window(text, limit=self.max_quote_characters, answer=inside)
+        return text[low:high], start + low, answer
 
     def context(self, quote: Quote) -> Quote:
         """The paragraph around `quote` (at least one sentence either side), a verbatim slice of its article."""
@@ -508,7 +612,8 @@ def _reader_folder(name: str | None) -> Path:
 
 
 def _validate(question: str) -> str:
-    cleaned = question.strip()
+    # A terminal's undecodable bytes arrive as lone surrogates, which SQLite and the tokenizers cannot take.
+    cleaned = storable(question).strip()
     if not cleaned:
         raise InvalidQuestion("the question is empty; type a question such as 'Which country has not approved Sweden?'")
     if len(cleaned) > MAX_QUESTION_CHARACTERS:

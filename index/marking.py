@@ -20,7 +20,7 @@ from typing import Any
 from index import lexical
 from index.models import ShortAnswer
 
-__all__ = ["expected_labels", "mark", "mark_all", "short_answer", "short_answers"]
+__all__ = ["MAX_MARKED_CHARACTERS", "expected_labels", "mark", "mark_all", "short_answer", "short_answers"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,11 @@ def expected_labels(question: str) -> frozenset[str]:
     return _ANY
 
 
+# spaCy refuses a text over its max_length (E088, 1,000,000 characters) and needs about 1 GB per 100,000 for the
+# parser; a sentence is at most chunking.MAX_SENTENCE_CHARACTERS when the library cut it, so anything this long
+# is from elsewhere (an old library, a caller's text) and is left unmarked rather than parsed.
+MAX_MARKED_CHARACTERS = 20_000
+
 _model_lock = threading.Lock()
 # spaCy does not promise that one pipeline may run in several threads at once.
 _call_lock = threading.Lock()
@@ -143,7 +148,18 @@ def mark(question: str, sentence: str) -> tuple[int, int] | None:
 
 
 def mark_all(question: str, sentences: Sequence[str]) -> list[tuple[int, int] | None]:
-    """`mark` for several sentences of one answer; spaCy runs them as one batch."""
+    """`mark` for several sentences of one answer; spaCy runs them as one batch. A sentence longer than
+    `MAX_MARKED_CHARACTERS` is not marked (None)."""
+    if any(len(sentence) > MAX_MARKED_CHARACTERS for sentence in sentences):
+        kept = [index for index, sentence in enumerate(sentences) if len(sentence) <= MAX_MARKED_CHARACTERS]
+        marks: list[tuple[int, int] | None] = [None] * len(sentences)
+        for index, span in zip(kept, _mark_all(question, [sentences[index] for index in kept]), strict=True):
+            marks[index] = span
+        return marks
+    return _mark_all(question, sentences)
+
+
+def _mark_all(question: str, sentences: Sequence[str]) -> list[tuple[int, int] | None]:
     labels = expected_labels(question)
     model = _model() if labels and sentences else None
     if model is None:

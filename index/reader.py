@@ -17,7 +17,6 @@ trained by ``scripts/train_reader.py`` (see there for data and seeds) and runs i
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Sequence
@@ -197,14 +196,11 @@ class OnnxReader:
         return readings
 
 
+def load_reader(folder: Path | None = None) -> Reader:
+    """The reader in `folder` (default: the bundled one), one per folder; its session loads on the first read."""
+    return _cached_reader(Path(folder or BUNDLED_READER).resolve())
+
+
 @lru_cache(maxsize=4)
-def load_reader(folder: Path = BUNDLED_READER) -> Reader:
-    """The reader in `folder` (default: the bundled one); the session loads on the first read."""
-    return OnnxReader(Path(folder))
-
-
-def training_record(folder: Path = BUNDLED_READER) -> dict[str, Any]:
-    """What `scripts/train_reader.py` wrote about how the reader in `folder` was made."""
-    path = Path(folder) / "training.json"
-    record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    return record
+def _cached_reader(folder: Path) -> Reader:
+    return OnnxReader(folder)

@@ -196,6 +196,7 @@ class Store:
                 )
             except sqlite3.DatabaseError as error:
                 raise _space_or_permission(error, self.database_path) or _corrupt(error, self.database_path) from error
+            _register_functions(connection)
             try:
                 if not self.read_only:
                     connection.execute("PRAGMA journal_mode = WAL")
@@ -373,12 +374,12 @@ class Store:
         return Article(**dict(zip(keys, row, strict=True)))
 
     def article_slice(self, article_id: str, start: int, stop: int) -> tuple[str, str, str | None, str]:
-        """(title, source, url, text[start:stop]) of an article; SQLite's substr counts code points as we do."""
+        """(title, source, url, text[start:stop]) of an article."""
         row = (
             self.connection()
             .execute(
-                "SELECT title, source, url, substr(text, ? + 1, ? - ?) FROM articles WHERE id = ?",
-                (start, stop, start, article_id),
+                f"SELECT title, source, url, {_slice_sql('text', ':start', ':stop')} FROM articles WHERE id = :id",
+                {"start": start, "stop": stop, "id": article_id},
             )
             .fetchone()
         )
@@ -391,7 +392,7 @@ class Store:
 
     def summaries(self) -> list[ArticleSummary]:
         rows = self.connection().execute(
-            "SELECT a.id, a.title, a.source, a.url, a.date, length(a.text),"
+            f"SELECT a.id, a.title, a.source, a.url, a.date, {_LENGTH_SQL},"
             " (SELECT count(*) FROM chunks c WHERE c.article_id = a.id)"
             " FROM articles a ORDER BY a.added_at, a.title"
         )
@@ -464,7 +465,7 @@ class Store:
         marks = ",".join("?" * len(chunk_ids))
         rows = self.connection().execute(
             "SELECT s.id, s.chunk_id, s.article_id, s.position, s.start, s.stop,"
-            " substr(a.text, s.start + 1, s.stop - s.start), s.vector"
+            f" {_slice_sql('a.text', 's.start', 's.stop')}, s.vector"
             f" FROM sentences s JOIN articles a ON a.id = s.article_id WHERE s.chunk_id IN ({marks})",
             list(chunk_ids),
         )
@@ -489,7 +490,7 @@ class Store:
             return {}
         clauses = " OR ".join("(s.article_id = ? AND s.position = ?)" for _ in wanted)
         rows = self.connection().execute(
-            "SELECT s.article_id, s.position, s.start, s.stop, substr(a.text, s.start + 1, s.stop - s.start)"
+            f"SELECT s.article_id, s.position, s.start, s.stop, {_slice_sql('a.text', 's.start', 's.stop')}"
             f" FROM sentences s JOIN articles a ON a.id = s.article_id WHERE {clauses}",
             [value for key in wanted for value in key],
         )
@@ -514,6 +515,35 @@ class Store:
             for path in (self.database_path, self.folder / (DATABASE_NAME + "-wal"))
             if path.exists()
         )
+
+
+# SQLite's substr() and length() stop at the first NUL of a text value, so a slice past a NUL would come out
+# empty or short. Text holding a NUL (found with instr() on its bytes, which NUL does not stop) is sliced in
+# Python instead; every other text keeps the fast path that never copies a whole article out of SQLite.
+_HAS_NUL = "instr(CAST({column} AS BLOB), x'00') > 0"
+_LENGTH_SQL = f"CASE WHEN {_HAS_NUL.format(column='a.text')} THEN exact_length(a.text) ELSE length(a.text) END"
+
+
+def _slice_sql(column: str, start: str, stop: str) -> str:
+    """SQL for `column[start:stop]` (code points, half-open), exact whatever the text holds."""
+    return (
+        f"CASE WHEN {_HAS_NUL.format(column=column)} THEN exact_slice({column}, {start}, {stop})"
+        f" ELSE substr({column}, {start} + 1, {stop} - {start}) END"
+    )
+
+
+def _exact_slice(text: str, start: int, stop: int) -> str:
+    return text[start:stop]
+
+
+def _exact_length(text: str) -> int:
+    return len(text)
+
+
+def _register_functions(connection: sqlite3.Connection) -> None:
+    # Python's sqlite3 passes a text value with its full byte length, NULs included, and returns one likewise.
+    connection.create_function("exact_slice", 3, _exact_slice, deterministic=True)
+    connection.create_function("exact_length", 1, _exact_length, deterministic=True)
 
 
 def write_durably(path: Path, write: Callable[[Path], object]) -> None:

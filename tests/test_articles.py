@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import pytest
 from conftest import CORPUS
 
 from index.articles import documents_from_bytes, read_sources
+from index.embedding import HashingEmbedder
 from index.errors import SourceError
+from index.library import Library
 
 
 def test_text_file_keeps_its_exact_text_and_takes_its_title_from_the_name(tmp_path: Path) -> None:
@@ -116,3 +120,76 @@ def test_unreachable_and_failing_urls_are_one_line_errors(web_server: str) -> No
         list(read_sources([f"{web_server}/gone"]))
     with pytest.raises(SourceError, match="cannot fetch"):
         list(read_sources(["http://127.0.0.1:9/never"]))
+
+
+def test_deep_json_is_a_one_line_error_and_the_rest_of_the_folder_is_read(tmp_path: Path) -> None:
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    (tmp_path / "good.txt").write_text("Good text.", encoding="utf-8")
+    errors: list[SourceError] = []
+    documents = list(read_sources([str(tmp_path)], errors=errors))
+    assert [document.text for document in documents] == ["Good text."]
+    assert len(errors) == 1 and "nests JSON arrays or objects too deeply" in str(errors[0])
+    assert "\n" not in str(errors[0])
+
+
+def test_a_bad_line_of_json_lines_is_refused_alone(tmp_path: Path) -> None:
+    lines = ['{"text": "First."}', "[" * 100_000, "{not json}", '{"title": "no text"}', '{"text": "Last."}']
+    path = tmp_path / "records.jsonl"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    errors: list[SourceError] = []
+    documents = list(read_sources([str(path)], errors=errors))
+    assert [document.text for document in documents] == ["First.", "Last."]
+    assert [str(error).split(" of ")[0] for error in errors] == ["line 2", "line 3", "line 4"]
+    with pytest.raises(SourceError, match=re.escape("line 2 of 'records.jsonl' nests JSON")):
+        list(read_sources([str(path)]))
+
+
+def test_an_undecodable_file_name_is_added_with_its_bytes_escaped(tmp_path: Path) -> None:
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    # A name that is not UTF-8 (Latin-1 or a broken copy); Python holds its bytes as lone surrogates.
+    (folder / os.fsdecode(b"\xff\xfe.txt")).write_bytes(b"The tower was repaired.")
+    (folder / "good.txt").write_text("Good text.", encoding="utf-8")
+    errors: list[SourceError] = []
+    with Library.open(tmp_path / "library", embedder=HashingEmbedder()) as library:
+        report = library.add(read_sources([str(folder)], errors=errors), errors=errors)
+        assert errors == []
+        assert len(report.added) == 2
+        sources = sorted(article.source for article in library.articles())
+    assert sources == sorted([str(folder.resolve() / "good.txt"), str(folder.resolve()) + "/\\xff\\xfe.txt"])
+
+
+def test_a_link_out_of_a_folder_is_not_followed(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("QUOTEBOT_TELEGRAM_TOKEN=123:abc", encoding="utf-8")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "good.txt").write_text("Good text.", encoding="utf-8")
+    (folder / "inside.txt").symlink_to(folder / "good.txt")
+    (folder / "leak.txt").symlink_to(secret)
+    errors: list[SourceError] = []
+    documents = list(read_sources([str(folder)], errors=errors))
+    assert [document.text for document in documents] == ["Good text.", "Good text."]
+    assert len(errors) == 1
+    assert "leak.txt" in str(errors[0]) and "outside" in str(errors[0]) and "\n" not in str(errors[0])
+
+
+def test_lone_surrogates_in_any_field_are_stored_replaced_and_the_batch_goes_on(tmp_path: Path) -> None:
+    records = [
+        '{"text": "Bad title here.", "title": "T\\ud800"}',
+        '{"text": "Bad url here.", "url": "https://example.org/\\udfff"}',
+        '{"text": "Bad date here.", "date": "2024\\ud83d"}',
+        '{"text": "Bad text \\udc00 here."}',
+        '{"text": "Good text here."}',
+    ]
+    path = tmp_path / "records.jsonl"
+    path.write_text("\n".join(records), encoding="utf-8")
+    with Library.open(tmp_path / "library", embedder=HashingEmbedder()) as library:
+        report = library.add(read_sources([str(path)]))
+        assert len(report.added) == 5
+        articles = {article.id: library.article(article.id) for article in library.articles()}
+    stored = sorted((article.text, article.title, article.url, article.date) for article in articles.values())
+    assert ("Bad date here.", "Bad date here.", None, "2024?") in stored
+    assert ("Bad text ? here.", "Bad text ? here.", None, None) in stored
+    assert ("Bad title here.", "T?", None, None) in stored
+    assert ("Bad url here.", "Bad url here.", "https://example.org/?", None) in stored

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import itertools
+
+import pytest
 from conftest import CORPUS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.chunking import chunk_spans, sentence_spans
+from index.chunking import MAX_SENTENCE_CHARACTERS, chunk_spans, sentence_spans
 
 _pieces = st.sampled_from(
     [
@@ -75,3 +78,27 @@ def test_offsets_are_code_points_even_beyond_the_basic_plane() -> None:
         "日本語の文です。",
         "Another sentence here.",
     ]
+
+
+@pytest.mark.parametrize("spaces", [True, False])
+def test_a_3_mb_line_without_punctuation_is_cut_into_bounded_exact_pieces(spaces: bool) -> None:
+    text = ("harbour wall stone north grain " * 100_000) if spaces else "x" * 3_000_000
+    spans = sentence_spans(text)
+    assert all(0 < end - start <= MAX_SENTENCE_CHARACTERS for start, end in spans)
+    assert all(end <= following for (_, end), (following, _) in itertools.pairwise(spans))
+    # Nothing but the single spaces cut at is lost between the pieces, and every cut is between words.
+    separator = " " if spaces else ""
+    assert separator.join(text[start:end] for start, end in spans) == text.strip()
+    if spaces:
+        assert all(text[start - 1] == " " for start, _ in spans[1:])
+        assert all(text[end] == " " for _, end in spans[:-1])
+
+
+def test_a_long_sentence_is_cut_at_whitespace_and_short_ones_are_kept() -> None:
+    long = " ".join(["Word"] + ["word"] * 599)  # 2,999 characters
+    text = f"A short one. {long}. Another short one."
+    sentences = [text[start:end] for start, end in sentence_spans(text, max_characters=1000)]
+    assert sentences[0] == "A short one."
+    assert sentences[-1] == "Another short one."
+    assert all(len(sentence) <= 1000 for sentence in sentences)
+    assert " ".join(sentences[1:-1]) == long + "."

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import HUNGARY_SENTENCE, SEEDS, SWEDEN_QUESTION
 
+from index.answer import Scoring
 from index.articles import read_sources
+from index.chunking import MAX_SENTENCE_CHARACTERS
 from index.embedding import HashingEmbedder
-from index.errors import ArticleNotFound, CorruptLibrary, EmbedderMismatch, InvalidQuestion, NotALibrary
+from index.errors import ArticleNotFound, CorruptLibrary, EmbedderMismatch, InvalidQuestion, NotALibrary, SourceError
 from index.library import Library
 from index.models import Answer, Document
 
@@ -199,3 +203,66 @@ def _faiss_count(library: Library) -> int:
     with Library.open(library.path, embedder=HashingEmbedder()) as reopened:
         assert reopened.stats().vectors == in_memory
     return in_memory
+
+
+def test_a_2_mb_line_without_punctuation_is_added_and_asked_without_error(tmp_path: Path) -> None:
+    line = "the harbour wall was built from north stone by Jana Kral " * 36_000  # 2 MB, no sentence end
+    scoring = Scoring(threshold=0.0, reader_threshold=0.0)
+    with Library.open(tmp_path / "library", embedder=HashingEmbedder(), scoring=scoring) as library:
+        library.add([Document(text=line, source="run-on.txt")])
+        for reader in (False, True):
+            answer = library.ask("Who built the harbour wall?", reader=reader)
+            assert answer.found
+            for quote in answer.quotes:
+                assert quote.text == line[quote.start : quote.end]
+                assert 0 < len(quote.text) <= MAX_SENTENCE_CHARACTERS
+
+
+def test_an_article_over_the_size_limit_is_refused_by_name_and_the_others_are_added(tmp_path: Path) -> None:
+    documents = [
+        Document(text="A short article.", source="short.txt"),
+        Document(text="A long article. " * 20, source="long.txt"),
+        Document(text="Another short one.", source="other.txt"),
+    ]
+    with Library.open(tmp_path / "library", embedder=HashingEmbedder(), max_article_characters=100) as library:
+        errors: list[SourceError] = []
+        report = library.add(documents, errors=errors)
+        assert len(report.added) == 2
+        assert sorted(article.source for article in library.articles()) == ["other.txt", "short.txt"]
+        assert [str(error) for error in errors] == [
+            "'long.txt' is 320 characters, over the library's limit of 100 (max_article_characters); "
+            "split it into smaller articles"
+        ]
+        with pytest.raises(SourceError, match="max_article_characters"):
+            library.add([documents[1]])
+
+
+def test_a_long_add_lets_go_of_the_write_lock_between_batches(tmp_path: Path) -> None:
+    from filelock import FileLock, Timeout
+
+    folder = tmp_path / "library"
+    seen: list[tuple[int, bool]] = []
+
+    def documents() -> Iterator[Document]:
+        for number in range(1500):
+            if number in (700, 1400):
+                # Another writer (a second lock on the same file) gets in, and sees the batches already committed.
+                try:
+                    FileLock(folder / "write.lock").acquire(timeout=0).lock.release()
+                    free = True
+                except Timeout:
+                    free = False
+                with sqlite3.connect(folder / "library.sqlite3") as connection:
+                    seen.append((connection.execute("SELECT count(*) FROM articles").fetchone()[0], free))
+            yield Document(text=f"Article number {number} is here.", source=f"article-{number}")
+
+    with Library.open(folder, embedder=HashingEmbedder()) as library:
+        report = library.add(documents())
+        assert len(report.added) == 1500
+    assert seen == [(512, True), (1024, True)]
+
+
+def test_a_question_with_undecodable_bytes_is_answered(hashing_library: Library) -> None:
+    hashing_library.add([Document(text="The tower was repaired by Jana Kral.", source="tower.txt")])
+    answer = hashing_library.ask("Who repaired the \udcff tower?", reader=False)
+    assert answer.question == "Who repaired the ? tower?"

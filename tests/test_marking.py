@@ -55,3 +55,9 @@ def test_short_answer_offsets_are_into_the_article() -> None:
 
 def test_no_mark_when_the_question_asks_why() -> None:
     assert marking.mark("Why did the Normans invade England?", "They wanted land in 1066.") is None
+
+
+def test_a_text_spacy_would_refuse_is_left_unmarked_and_the_others_still_are() -> None:
+    huge = "harbour wall stone north grain " * 70_000  # 2.1 MB: over spaCy's max_length of 1,000,000
+    sentence = "Normandy is a region in France."
+    assert marking.mark_all("In what country is Normandy located?", [huge, sentence]) == [None, (24, 30)]
