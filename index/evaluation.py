@@ -350,34 +350,29 @@ def _baseline(question: str, ranking: Sequence[ScoredSentence], seconds: float) 
     return Outcome(quotes=quotes, answer=answer, found=True, seconds=seconds)
 
 
-def run_systems(library: Library, question: str) -> dict[str, Outcome]:
-    """The systems' outcomes for one question.
-
-    quotebot runs first, so its latency includes encoding the question, as a user's does; the baselines then
-    reuse the library's cached question vector, so theirs is retrieval and ranking alone.
-    """
+def _asked(library: Library, question: str, *, reader: bool) -> Outcome:
+    """`Library.ask` as an outcome; its score is the answer's confidence (kept when it abstains), else quote 1's."""
     started = time.perf_counter()
-    answer = library.ask(question, k=QUOTES)
+    answer = library.ask(question, k=QUOTES, reader=reader)
     seconds = time.perf_counter() - started
     best = answer.quotes[0] if answer.quotes else None
-    quotebot = Outcome(
+    return Outcome(
         quotes=[quote.text for quote in answer.quotes],
         answer=best.answer.text if best is not None and best.answer is not None else "",
         found=answer.found,
         seconds=seconds,
         score=answer.confidence if answer.confidence is not None else (best.score if best is not None else 0.0),
     )
-    started = time.perf_counter()
-    plain = library.ask(question, k=QUOTES, reader=False)
-    plain_seconds = time.perf_counter() - started
-    plain_best = plain.quotes[0] if plain.quotes else None
-    no_reader = Outcome(
-        quotes=[quote.text for quote in plain.quotes],
-        answer=plain_best.answer.text if plain_best is not None and plain_best.answer is not None else "",
-        found=plain.found,
-        seconds=plain_seconds,
-        score=plain_best.score if plain_best is not None else 0.0,
-    )
+
+
+def run_systems(library: Library, question: str) -> dict[str, Outcome]:
+    """The systems' outcomes for one question.
+
+    quotebot runs first, so its latency includes encoding the question, as a user's does; the baselines then
+    reuse the library's cached question vector, so theirs is retrieval and ranking alone.
+    """
+    quotebot = _asked(library, question, reader=True)
+    no_reader = _asked(library, question, reader=False)
     started = time.perf_counter()
     lexical = sorted(
         library.rank(question, method="lexical", rerank=False), key=lambda item: item.features["bm25"], reverse=True

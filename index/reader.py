@@ -159,19 +159,14 @@ class OnnxReader:
     def _load(self) -> tuple[Any, Any]:
         with self._lock:
             if self._session is None:
-                import onnxruntime  # type: ignore[import-untyped]
                 from tokenizers import Tokenizer
+
+                from index.reranking import cpu_session
 
                 self._tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
                 self._tokenizer.no_truncation()
                 self._tokenizer.no_padding()
-                options = onnxruntime.SessionOptions()
-                options.intra_op_num_threads = self._threads
-                options.inter_op_num_threads = 1
-                options.log_severity_level = 3
-                self._session = onnxruntime.InferenceSession(
-                    str(self.folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
-                )
+                self._session = cpu_session(self.folder / "model.onnx", self._threads)
         return self._session, self._tokenizer
 
     def read(self, question: str, passages: Sequence[Passage]) -> list[Reading]:
