@@ -560,7 +560,7 @@ def main() -> None:
     fit.add_argument("--rate", type=float, default=5e-5)
     fit.add_argument("--threads", type=int, default=2)
     fit.add_argument(
-        "--first", nargs="*", default=["squad-v2.0-dev", "augmented"], help="files (stems) taken whole first"
+        "--first", nargs="*", default=[], help="files (stems) taken whole first, e.g. squad-v2.0-dev augmented"
     )
     fit.add_argument("--freeze-layers", type=int, default=0, help="lower transformer layers kept frozen")
     fit.add_argument("--max-seconds", type=float, default=0.0, help="stop early and export after this long")
