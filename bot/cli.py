@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from index import AddReport, Library
+    from index import Library
 
 __all__ = ["app", "main", "open_library", "seeds_path"]
 
@@ -216,6 +216,7 @@ def add(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from bot.formatting import add_summary
     from index.articles import read_sources
     from index.errors import SourceError
 
@@ -245,16 +246,6 @@ def add(
         output.print("Nothing to add: no readable files were found there.")
     if errors:
         raise typer.Exit(1)
-
-
-def add_summary(report: AddReport) -> str | None:
-    """ "Added 2, replaced 1, unchanged 0 article(s); ..." or None when no input got as far as the library."""
-    if not (report.added or report.replaced or report.unchanged):
-        return None
-    return (
-        f"Added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)} "
-        f"article(s); {report.chunks} new chunk(s)."
-    )
 
 
 def _expanded(source: str) -> str:
