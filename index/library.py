@@ -124,10 +124,12 @@ class Library:
     ) -> Library:
         """Open the library in `path`, creating it if needed; a new library gets the articles in `seeds`.
 
-        With create=False a folder that holds no library yet raises LibraryNotFound (nothing is made)."""
-        if not create and not cls.exists(path):
+        With create=False a missing or empty folder raises LibraryNotFound (nothing is made); one that holds
+        something else raises NotALibrary, as always."""
+        folder = Path(path).expanduser()
+        if not create and not cls.exists(folder) and not (folder.is_dir() and any(folder.iterdir())):
             raise LibraryNotFound(
-                f"there is no quotebot library in {str(Path(path).expanduser())!r}; check the folder's name, or "
+                f"there is no quotebot library in {str(folder)!r}; check the folder's name, or "
                 "create a library there by adding articles to it"
             )
         embedder = embedder or default_embedder()

@@ -254,3 +254,25 @@ def test_the_root_help_and_the_readme_list_every_command_with_an_example() -> No
         # The root help's examples, one per command, as the README's table has.
         assert re.search(rf"quotebot {name}\b", root.split("Examples", 1)[1]), name
     assert "<bool>" not in root
+
+
+@pytest.mark.slow
+def test_the_first_model_export_says_what_it_does_and_no_library_log_line_leaks(tmp_path: Path) -> None:
+    note = tmp_path / "note.txt"
+    note.write_text("The harbour of Brill was dredged in 1911.", encoding="utf-8")
+    folder = tmp_path / "library"
+    fresh = {"QUOTEBOT_MODEL_CACHE": str(tmp_path / "models")}
+    result = quotebot("add", str(note), "-l", str(folder), environment=fresh)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[:3] == [
+        "Preparing the language model for this machine; this happens once and takes up to a minute …",
+        "  step 1 of 2: exporting the bundled model to ONNX …",
+        "  step 2 of 2: quantising it to int8 …",
+    ]
+    assert re.fullmatch(r"The model is ready \(\d+ s\)\.", lines[3])
+    # Nothing else: onnxruntime's "Please consider to run pre-processing" and torch's warnings stay out.
+    assert lines[4:] == [f"Creating a new, empty library in {folder}."]
+    assert result.stdout.startswith("Added 1,")
+    again = quotebot("ask", "When was the harbour of Brill dredged?", "-l", str(folder), environment=fresh)
+    assert again.returncode == 0 and again.stderr == "" and "1911" in again.stdout
