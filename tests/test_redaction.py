@@ -215,3 +215,18 @@ def test_a_running_bot_with_debug_logging_never_prints_the_token(tmp_path: Path)
     assert "ERROR bot.telegram: an update failed\nTraceback (most recent call last):" in stderr
     # PTB capitalises the message, which lowercases the token: redacted all the same.
     assert f"telegram.error.BadRequest: Chat of bot{REPLACEMENT} not found" in stderr
+
+
+@pytest.mark.slow
+def test_a_mistyped_library_stops_the_bot_with_one_line(tmp_path: Path) -> None:
+    async def scenario() -> tuple[int, str, str]:
+        async with BotApiEmulator() as api:
+            return await run_bot(tmp_path, f"http://127.0.0.1:{api.port}", debug=False)
+
+    returncode, stdout, stderr = asyncio.run(scenario())
+    assert returncode == 1 and stdout == ""
+    assert stderr.strip().splitlines() == [
+        f"error: there is no quotebot library in '{tmp_path / 'library'}'; check the folder's name, or create a "
+        "library there by adding articles to it"
+    ]
+    assert not (tmp_path / "library").exists()
