@@ -11,12 +11,13 @@ import json
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, cast
 
 import typer
 from rich.console import Console
+
+from bot.terminal import HelpCommand, HelpGroup, ModelPreparation
 
 if TYPE_CHECKING:
     from index import Library
@@ -24,29 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["app", "main", "open_library", "seeds_path"]
 
 
-class _FlagsWithoutTypes:
-    """Help that shows a flag as just its name: Typer 0.29's rich help gives every option a type column, which
-    for a flag (and --help) reads `<bool>`, as if it took a value. An empty metavar is Typer's way to show none."""
-
-    def get_params(self, ctx: Any) -> list[Any]:
-        params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
-        for param in params:
-            if getattr(param, "is_flag", False) and param.metavar is None:
-                param.metavar = ""
-        return params
-
-
-class _Group(_FlagsWithoutTypes, typer.core.TyperGroup):
-    pass
-
-
-class _Command(_FlagsWithoutTypes, typer.core.TyperCommand):
-    pass
-
-
 app = typer.Typer(
     name="quotebot",
-    cls=_Group,
+    cls=HelpGroup,
     help=(
         "Answer questions about your articles by quoting their exact sentences.\n\n"
         'Start with:  quotebot ask "Which country hasn\'t approved Sweden?"  (the first run indexes the bundled '
@@ -71,7 +52,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-command = functools.partial(app.command, cls=_Command)
+command = functools.partial(app.command, cls=HelpCommand)
 
 output = Console(highlight=False, soft_wrap=True)
 messages = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -118,44 +99,6 @@ def _root(library: LibraryOption = None, device: DeviceOption = None) -> None:
     _root_options["device"] = device
 
 
-class _Preparation:
-    """Shows the one-time model export on stderr: a progress bar in a terminal, a line per step otherwise."""
-
-    def __init__(self) -> None:
-        self._progress: Any = None
-        self._task: Any = None
-        self._started = 0.0
-
-    def __call__(self, step: str, done: int, total: int) -> None:
-        if not self._started:
-            self._started = time.monotonic()
-            messages.print(
-                "Preparing the language model for this machine; this happens once and takes up to a minute …"
-            )
-            if messages.is_terminal:
-                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-                self._progress = Progress(
-                    TextColumn("{task.description}"),
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    TimeElapsedColumn(),
-                    console=messages,
-                    transient=True,
-                )
-                self._progress.start()
-                self._task = self._progress.add_task(step, total=total)
-        if self._progress is not None:
-            self._progress.update(self._task, description=step, completed=done, total=total)
-        elif done < total:
-            messages.print(f"  step {done + 1} of {total}: {step} …")
-        if done >= total:
-            if self._progress is not None:
-                self._progress.stop()
-                self._progress = None
-            messages.print(f"The model is ready ({time.monotonic() - self._started:.0f} s).")
-
-
 def open_library(
     path: Path | None,
     *,
@@ -175,7 +118,7 @@ def open_library(
     explicit = chosen is not None if explicit is None else explicit
     folder = (chosen or default_library_path()).expanduser()
     create = (not explicit) if create is None else create
-    embedder = default_embedder(device or _root_options["device"], preparing=_Preparation())
+    embedder = default_embedder(device or _root_options["device"], preparing=ModelPreparation(messages))
     if not create and not Library.exists(folder):
         return Library.open(folder, embedder=embedder, create=False)  # raises LibraryNotFound
     new = not Library.exists(folder) and (not folder.exists() or not any(folder.iterdir()))
@@ -445,7 +388,7 @@ def evaluate_command(
 
     if split not in ("all", "train", "test"):
         raise typer.BadParameter(f"{split!r} is not a split; use all, train or test", param_hint="--split")
-    embedder = default_embedder(device or _root_options["device"], preparing=_Preparation())
+    embedder = default_embedder(device or _root_options["device"], preparing=ModelPreparation(messages))
     prepare = getattr(embedder, "prepare", None)
     if prepare is not None:
         prepare()
