@@ -6,33 +6,53 @@ reaches a user (set QUOTEBOT_DEBUG=1 to see one).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, cast
 
 import typer
 from rich.console import Console
 
+from bot.terminal import HelpCommand, HelpGroup, ModelPreparation
+
 if TYPE_CHECKING:
-    from index.library import Library
+    from index import Library
 
 __all__ = ["app", "main", "open_library", "seeds_path"]
 
+
 app = typer.Typer(
     name="quotebot",
+    cls=HelpGroup,
     help=(
         "Answer questions about your articles by quoting their exact sentences.\n\n"
         'Start with:  quotebot ask "Which country hasn\'t approved Sweden?"  (the first run indexes the bundled '
-        "demo articles), then add your own with  quotebot add FILE_OR_FOLDER_OR_URL."
+        "demo articles in your user data folder), then add your own with  quotebot add FILE_OR_FOLDER_OR_URL.\n\n"
+        "--library and --device go before or after the command's name; every command takes --help."
+    ),
+    epilog=(
+        "[bold]Examples[/bold] (one per command; `quotebot COMMAND --help` says more)\n\n"
+        '  quotebot ask "When did coffee reach Venice?" -k 5\n\n'
+        "  quotebot add ~/saved-pages notes.md https://example.org/story.html\n\n"
+        "  quotebot sources --stats\n\n"
+        "  quotebot show 2bff   (a unique start of an id will do)\n\n"
+        "  quotebot remove 2bff0110c089\n\n"
+        "  quotebot repl\n\n"
+        "  QUOTEBOT_TELEGRAM_TOKEN=... quotebot telegram\n\n"
+        "  quotebot eval ../shared/data/squad-v2.0-dev.json --split test --limit 1500 -l /tmp/squad-library\n\n"
+        "  quotebot bench --chunks 100 --chunks 10000\n\n"
+        '  quotebot -l ~/work-library ask --device cpu "Who met Viktor Orban?"   (options on either side)'
     ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
+command = functools.partial(app.command, cls=HelpCommand)
 
 output = Console(highlight=False, soft_wrap=True)
 messages = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -50,77 +70,102 @@ LibraryOption = Annotated[
         "--library",
         "-l",
         envvar="QUOTEBOT_LIBRARY",
-        help="Library folder. Default: your user data folder (see `quotebot sources --stats`).",
+        metavar="DIR",
+        help="Library folder; it must exist, except for `add`. Default: your user data folder, made with the demo "
+        "articles on first use (see `quotebot sources --stats`).",
         show_default=False,
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
+DeviceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--device",
+        envvar="QUOTEBOT_DEVICE",
+        metavar="DEVICE",
+        help="Where the model runs: auto (a GPU when there is one), cpu, cuda, cuda:1, mps.",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text (errors too).")]
 
 
-_root_library: dict[str, Path | None] = {"path": None}
+# Options given before the command's name (`quotebot --library DIR ask ...`); the command's own win.
+_root_options: dict[str, Any] = {"library": None, "device": None}
 
 
 @app.callback()
-def _root(
-    library: LibraryOption = None,
-    device: Annotated[
-        str | None,
-        typer.Option(
-            "--device",
-            envvar="QUOTEBOT_DEVICE",
-            help="Where the model runs: auto (a CUDA GPU when there is one), cpu, cuda, cuda:1.",
-            show_default=False,
-        ),
-    ] = None,
-) -> None:
-    # `quotebot --library DIR ask ...` and `quotebot ask --library DIR ...` both work.
-    _root_library["path"] = library
-    if device:
-        # The engine reads the device from the environment when it builds its default embedder.
-        os.environ["QUOTEBOT_DEVICE"] = device
+def _root(library: LibraryOption = None, device: DeviceOption = None) -> None:
+    _root_options["library"] = library
+    _root_options["device"] = device
 
 
-def open_library(path: Path | None, *, seed: bool) -> Library:
-    """Open (or create) the library; a new one gets the bundled seeds when `seed`, and says so on stderr."""
+def open_library(
+    path: Path | None,
+    *,
+    seed: bool,
+    device: str | None = None,
+    create: bool | None = None,
+    explicit: bool | None = None,
+    model: bool = True,
+) -> Library:
+    """Open the library. The default one (no --library, no QUOTEBOT_LIBRARY) is created on first use, with the
+    bundled seeds when `seed`; a folder named explicitly must hold a library already unless `create` (add).
+    With `model`, the one-time model export happens here, with its progress shown, rather than mid-command."""
     from bot.config import default_library_path
-    from index.library import Library
+    from index import Library, default_embedder
 
-    folder = (path or _root_library["path"] or default_library_path()).expanduser()
+    chosen = path or _root_options["library"]
+    explicit = chosen is not None if explicit is None else explicit
+    folder = (chosen or default_library_path()).expanduser()
+    create = (not explicit) if create is None else create
+    embedder = default_embedder(device or _root_options["device"], preparing=ModelPreparation(messages))
+    if not create and not Library.exists(folder):
+        return Library.open(folder, embedder=embedder, create=False)  # raises LibraryNotFound
     new = not Library.exists(folder) and (not folder.exists() or not any(folder.iterdir()))
-    seeds = seeds_path() if seed else None
+    seeds = seeds_path() if seed and not explicit else None
+    if model or (new and seeds is not None):
+        prepare = getattr(embedder, "prepare", None)
+        if prepare is not None:
+            prepare()
     if new:
         if seeds is not None and seeds.exists():
             messages.print(f"Creating a new library in {folder} with the bundled articles from {seeds} …")
         else:
             messages.print(f"Creating a new, empty library in {folder}.")
-    return Library.open(folder, seeds=seeds)
+    return Library.open(folder, seeds=seeds, embedder=embedder)
 
 
-@app.command()
+@command()
 def add(
     sources: Annotated[
         list[str],
         typer.Argument(
+            metavar="PATH_OR_URL...",
             help="Files (.txt .md .html .htm .json .jsonl), folders (searched recursively) or http(s) URLs.",
             show_default=False,
         ),
     ],
     library: LibraryOption = None,
+    device: DeviceOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Add articles. The same text again changes nothing; changed text from the same source replaces it.
+    """Add articles, with a progress bar; a new --library folder is created (empty) for them.
 
-    Examples:  quotebot add notes.md reports/   ·   quotebot add https://example.org/story.html
+    The same text again changes nothing; changed text from the same source replaces it. Each input that cannot
+    be read is one line saying why; the rest are still added, and the exit code is 1.
+
+    Examples:  quotebot add ~/saved-pages notes.md   ·   quotebot add https://example.org/story.html
     ·   quotebot add articles.jsonl  (one JSON object a line with "text" and optional "title", "url", "date")
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from bot.formatting import add_summary
     from index.articles import read_sources
     from index.errors import SourceError
 
     errors: list[SourceError] = []
-    with open_library(library, seed=False) as opened:
-        documents = read_sources(sources, errors=errors)
+    with open_library(library, seed=False, device=device, create=True) as opened:
+        documents = read_sources([_expanded(source) for source in sources], errors=errors)
         show_progress = not json_output and messages.is_terminal
         with Progress(
             SpinnerColumn(),
@@ -135,32 +180,37 @@ def add(
             task = progress.add_task("add", total=None)
             report = opened.add(documents, errors=errors, progress=lambda done: progress.advance(task, done))
     for error in errors:
-        messages.print(f"[red]error:[/red] {error}")
+        messages.print(f"[red]error:[/red] {_markup_escape(str(error))}")
     if json_output:
         print(json.dumps({**report.model_dump(), "errors": [str(error) for error in errors]}, indent=2))
-    else:
-        output.print(
-            f"Added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)} "
-            f"article(s); {report.chunks} new chunk(s)."
-        )
+    elif summary := add_summary(report):
+        output.print(summary)
+    elif not errors:
+        output.print("Nothing to add: no readable files were found there.")
     if errors:
         raise typer.Exit(1)
 
 
-@app.command()
+def _expanded(source: str) -> str:
+    """A path with `~` expanded (a shell does it, but not inside quotes or in a .env file); URLs as given."""
+    return source if "://" in source else str(Path(source).expanduser())
+
+
+@command()
 def ask(
-    question: Annotated[str, typer.Argument(help="Your question, in quotes.", show_default=False)],
+    question: Annotated[str, typer.Argument(metavar="QUESTION", help="Your question, in quotes.", show_default=False)],
     k: Annotated[int, typer.Option("-k", "--quotes", min=1, max=50, help="How many quotes to show.")] = 3,
     library: LibraryOption = None,
+    device: DeviceOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Answer a question with the exact sentences of your articles, best first, or say it is not found.
+    """The best quote(s), best first, with the short answer marked, or "Not found in your articles."
 
-    Example:  quotebot ask "Which country hasn't approved Sweden?" -k 5
+    Example:  quotebot ask "When did coffee reach Venice?" -k 5
     """
     from bot.formatting import answer_to_rich, answer_to_text
 
-    with open_library(library, seed=True) as opened:
+    with open_library(library, seed=True, device=device) as opened:
         answer = opened.ask(question, k=k)
     if json_output:
         print(answer.model_dump_json(indent=2))
@@ -170,25 +220,32 @@ def ask(
         print(answer_to_text(answer))
 
 
-@app.command()
-def repl(library: LibraryOption = None) -> None:
-    """An interactive session: type questions; /more, /add PATH, /sources, /help, /quit."""
+@command()
+def repl(library: LibraryOption = None, device: DeviceOption = None) -> None:
+    """An interactive session: type questions; /more, /context, /add PATH, /sources, /show ID, /remove ID, /help.
+
+    Example:  quotebot repl   (then type: Which country hasn't approved Sweden?)
+    """
     from bot.repl import run_repl
 
-    with open_library(library, seed=True) as opened:
+    with open_library(library, seed=True, device=device) as opened:
         run_repl(opened)
 
 
-@app.command()
+@command()
 def sources(
     library: LibraryOption = None,
+    device: DeviceOption = None,
     json_output: JsonOption = False,
     stats: Annotated[bool, typer.Option("--stats", help="Show the library's size, index type and place.")] = False,
 ) -> None:
-    """List the articles in the library (id, title, date, chunks, source)."""
+    """List the articles: id, title, date, chunks, source; --stats adds sizes, index type and the folder.
+
+    Example:  quotebot sources --stats
+    """
     from rich.table import Table
 
-    with open_library(library, seed=False) as opened:
+    with open_library(library, seed=True, device=device, model=False) as opened:
         summaries = opened.articles()
         statistics = opened.stats() if stats else None
     if json_output:
@@ -210,14 +267,20 @@ def sources(
     output.print(table)
 
 
-@app.command()
+@command()
 def show(
-    article_id: Annotated[str, typer.Argument(metavar="ID", help="An id from `quotebot sources`.")],
+    article_id: Annotated[
+        str, typer.Argument(metavar="ID", help="An id from `quotebot sources`, or its first few characters.")
+    ],
     library: LibraryOption = None,
+    device: DeviceOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Print one article with its stored text."""
-    with open_library(library, seed=False) as opened:
+    """One article with its stored text.
+
+    Example:  quotebot show 2bff   (any unique start of an id will do)
+    """
+    with open_library(library, seed=True, device=device, model=False) as opened:
         article = opened.article(article_id)
     if json_output:
         print(article.model_dump_json(indent=2))
@@ -229,31 +292,42 @@ def show(
     output.print(article.text, markup=False)
 
 
-@app.command()
+@command()
 def remove(
-    article_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Ids from `quotebot sources`.")],
+    article_ids: Annotated[
+        list[str], typer.Argument(metavar="ID...", help="Ids from `quotebot sources`, or their first characters.")
+    ],
     library: LibraryOption = None,
+    device: DeviceOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Remove articles completely: text, chunks and vectors."""
-    with open_library(library, seed=False) as opened:
+    """Remove articles completely (text, chunks, vectors); an unknown id removes nothing.
+
+    Example:  quotebot remove 2bff0110c089
+    """
+    with open_library(library, seed=True, device=device, model=False) as opened:
         removed = opened.remove(article_ids)
     if json_output:
         print(json.dumps({"removed": removed}))
     else:
-        output.print(f"Removed {len(removed)} article(s).")
+        output.print(f"Removed {len(removed)} article(s): {', '.join(removed)}.")
 
 
-@app.command()
+@command()
 def telegram(
     library: LibraryOption = None,
+    device: DeviceOption = None,
     webhook: Annotated[
-        str | None, typer.Option(help="Public https URL for a webhook instead of long polling.", show_default=False)
+        str | None,
+        typer.Option(metavar="URL", help="Public https URL for a webhook instead of long polling.", show_default=False),
     ] = None,
     listen: Annotated[str, typer.Option(help="Address the webhook server listens on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port the webhook server listens on.")] = 8443,
 ) -> None:
-    """Run the Telegram bot (token in QUOTEBOT_TELEGRAM_TOKEN or .env; see the README's Telegram section)."""
+    """Run the Telegram bot (token in QUOTEBOT_TELEGRAM_TOKEN or .env; see the README's Telegram section).
+
+    Example:  QUOTEBOT_TELEGRAM_TOKEN=123456789:AAE... quotebot telegram
+    """
     from bot.config import load_settings
     from bot.redaction import redact_secret
 
@@ -265,21 +339,26 @@ def telegram(
 
     # A revoked token or an unreachable Bot API is one line on stderr before any indexing.
     check_bot_api(settings)
-    folder = library or settings.library
-    with open_library(folder, seed=True) as opened:
+    chosen = library or _root_options["library"]
+    # QUOTEBOT_LIBRARY in a .env file names a library as surely as the flag does.
+    explicit = chosen is not None or "library" in settings.model_fields_set
+    with open_library(chosen or settings.library, seed=True, device=device, explicit=explicit) as opened:
         run_telegram(settings, opened, webhook_url=webhook, listen=listen, port=port)
 
 
-@app.command("eval")
+@command("eval")
 def evaluate_command(
-    dataset: Annotated[Path, typer.Argument(help="A SQuAD-format file (v1.1 or v2.0).", show_default=False)],
-    limit: Annotated[int | None, typer.Option(help="Ask a reproducible sample of N questions.")] = None,
+    dataset: Annotated[
+        Path, typer.Argument(metavar="FILE", help="A SQuAD-format file (v1.1 or v2.0).", show_default=False)
+    ],
+    limit: Annotated[int | None, typer.Option(metavar="N", help="Ask a reproducible sample of N questions.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the --limit sample.")] = 0,
     split: Annotated[
         str,
         typer.Option(
+            metavar="all|train|test",
             help="all, or the half of the file's articles by sorted title: train (the first 17, which the reader "
-            "learned from) or test (the rest). Report SQuAD v2.0 dev figures with --split test."
+            "learned from) or test (the rest). Report SQuAD v2.0 dev figures with --split test.",
         ),
     ] = "all",
     library: Annotated[
@@ -287,9 +366,14 @@ def evaluate_command(
         typer.Option(
             "--library",
             "-l",
-            help="Keep the evaluation library here and reuse it next time (default: a temporary one).",
+            envvar="QUOTEBOT_LIBRARY",
+            metavar="DIR",
+            help="Keep the evaluation library here and reuse it next time (default: a temporary one); it may hold "
+            "only the file's articles, so your own library is never mixed in.",
+            show_default=False,
         ),
     ] = None,
+    device: DeviceOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Measure answer quality on a SQuAD-format file: bm25, dense, hybrid and no-reader beside quotebot.
@@ -299,8 +383,15 @@ def evaluate_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
+    from index import default_embedder
     from index.evaluation import Split, evaluate
 
+    if split not in ("all", "train", "test"):
+        raise typer.BadParameter(f"{split!r} is not a split; use all, train or test", param_hint="--split")
+    embedder = default_embedder(device or _root_options["device"], preparing=ModelPreparation(messages))
+    prepare = getattr(embedder, "prepare", None)
+    if prepare is not None:
+        prepare()
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -317,9 +408,16 @@ def evaluate_command(
                 tasks[stage] = progress.add_task(stage, total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
-        if split not in ("all", "train", "test"):
-            raise typer.BadParameter(f"{split!r} is not a split; use all, train or test", param_hint="--split")
-        report = evaluate(dataset, limit=limit, seed=seed, split=cast(Split, split), library=library, progress=advance)
+        folder = library or _root_options["library"]
+        report = evaluate(
+            dataset,
+            limit=limit,
+            seed=seed,
+            split=cast(Split, split),
+            library=folder.expanduser() if folder else None,
+            embedder=embedder,
+            progress=advance,
+        )
     if json_output:
         print(report.model_dump_json(indent=2))
         return
@@ -336,7 +434,7 @@ def evaluate_command(
         output.print(f"reader on the gold sentence: F1 {report.reader_f1_gold_sentence:.1f}")
 
 
-@app.command()
+@command()
 def bench(
     data: Annotated[
         Path, typer.Option(help="Folder with squad-v2.0-dev.json and wikinews/articles.jsonl.", show_default=True)
@@ -385,44 +483,86 @@ def _markup_escape(text: str) -> str:
     return escape(text)
 
 
-def _configure_logging() -> None:
+# Loggers whose lines a user may see: quotebot's own. Other libraries' advice (onnxruntime's "Please consider to
+# run pre-processing before quantization", torch's warnings) is for their developers, not for our users.
+_OWN_LOGGERS = ("index", "bot", "__main__")
+
+
+def _own_lines(record: logging.LogRecord) -> bool:
+    return record.name.split(".")[0] in _OWN_LOGGERS
+
+
+def _configure_logging(*, telegram: bool = False) -> None:
     level = logging.DEBUG if os.environ.get("QUOTEBOT_DEBUG") else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # Python warnings become log records, so they pass through the same filter.
+    logging.captureWarnings(True)
+    if level > logging.DEBUG and not telegram:
+        # The bot's operator reads python-telegram-bot's warnings (network trouble, conflicts) in its log.
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_own_lines)
     for noisy in ("httpx", "sentence_transformers", "transformers", "faiss"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
-def main() -> None:
-    """Console entry point: runs the app and turns every error into one line on stderr."""
-    from bot.config import ConfigError
-    from bot.redaction import redact
-    from index.errors import InvalidQuestion, QuotebotError
+def _wants_json(arguments: list[str]) -> bool:
+    return "--json" in arguments[: arguments.index("--")] if "--" in arguments else "--json" in arguments
 
-    _configure_logging()
+
+def _fail(message: str, code: int, *, kind: str, as_json: bool) -> NoReturn:
+    """One line on stderr; with --json also {"error": ..., "kind": ...} on stdout, so scripts always get JSON."""
+    from bot.redaction import redact
+
+    message = redact(message)
+    messages.print(f"[red]error:[/red] {_markup_escape(message)}")
+    if as_json:
+        print(json.dumps({"error": message, "kind": kind, "exit_code": code}, ensure_ascii=False))
+    sys.exit(code)
+
+
+def main() -> None:
+    """Console entry point: runs the app and turns every error into one line on stderr (and JSON with --json)."""
+    from bot.config import ConfigError
+    from index import InvalidQuestion, QuotebotError
+
+    arguments = sys.argv[1:]
+    as_json = _wants_json(arguments)
+    _configure_logging(telegram="telegram" in arguments)
     debug = bool(os.environ.get("QUOTEBOT_DEBUG"))
     try:
-        app(prog_name="quotebot")
+        # Not standalone: a usage error then reaches us, to be answered as JSON when --json was asked for.
+        code = app(prog_name="quotebot", standalone_mode=not as_json)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except typer.TyperException as error:
+        _fail(error.format_message(), error.exit_code, kind=type(error).__name__, as_json=as_json)
+    except typer.Abort:
+        _fail("aborted", 1, kind="Abort", as_json=as_json)
     except InvalidQuestion as error:
-        messages.print(f"[red]error:[/red] {_markup_escape(redact(str(error)))}")
-        sys.exit(2)
+        _fail(str(error), 2, kind=type(error).__name__, as_json=as_json)
     except (QuotebotError, ConfigError) as error:
-        messages.print(f"[red]error:[/red] {_markup_escape(redact(str(error)))}")
-        sys.exit(1)
+        _fail(str(error), 1, kind=type(error).__name__, as_json=as_json)
     except OSError as error:
         where = f" ({error.filename})" if error.filename else ""
-        messages.print(
-            f"[red]error:[/red] {_markup_escape(error.strerror or str(error))}{_markup_escape(where)}; "
-            "check the path, its permissions and free disk space"
+        _fail(
+            f"{error.strerror or error}{where}; check the path, its permissions and free disk space",
+            1,
+            kind="OSError",
+            as_json=as_json,
         )
-        sys.exit(1)
     except KeyboardInterrupt:
         messages.print("Interrupted; everything added before this point is saved.")
         sys.exit(130)
     except Exception as error:
         if debug:
             raise
-        messages.print(
-            f"[red]error:[/red] unexpected {type(error).__name__}: {_markup_escape(redact(str(error)))}; "
-            "rerun with QUOTEBOT_DEBUG=1 to see where, and report it"
+        _fail(
+            f"unexpected {type(error).__name__}: {error}; rerun with QUOTEBOT_DEBUG=1 to see where, and report it",
+            2,
+            kind=type(error).__name__,
+            as_json=as_json,
         )
-        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from index.models import Answer, ArticleSummary, Quote
+from index.models import AddReport, Answer, ArticleSummary, Quote
 
 __all__ = [
     "NOT_FOUND_HTML",
@@ -304,3 +304,14 @@ def answer_to_text(answer: Answer, *, first: int = 0, count: int | None = None) 
         lines.append(f"  — {quote.title.strip() or 'untitled article'} ({quote.url or quote.source})")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def add_summary(report: AddReport) -> str | None:
+    """ "Added 2, replaced 1, unchanged 0 article(s); 9 new chunk(s)." or None when no input reached the library
+    (every one failed), so that a failed add never reads like a successful one."""
+    if not (report.added or report.replaced or report.unchanged):
+        return None
+    return (
+        f"Added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)} "
+        f"article(s); {report.chunks} new chunk(s)."
+    )

@@ -15,8 +15,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from bot.formatting import answer_to_rich
+from bot.formatting import add_summary, answer_to_rich
 from index.articles import read_sources
 from index.errors import QuotebotError, SourceError
 from index.library import Library
@@ -29,14 +30,24 @@ logger = logging.getLogger(__name__)
 PAGE = 3
 # One question's quotes are fetched once and paged through with /more.
 FETCHED = 15
+# /sources shows this many articles at a time; /show this many characters of an article's text.
+SOURCES_PAGE = 10
+SHOWN_CHARACTERS = 3000
+# Typed alone these words are commands: as questions they name nothing and got a random quote.
+BARE_COMMANDS = {"quit": "/quit", "exit": "/quit", "help": "/help", "clear": "/clear"}
 
 HELP = """\
 Type a question and press Enter; quotebot answers with the exact sentences of your articles.
   /more          the next quotes for the last question
-  /add PATH|URL  add a file, a folder or a web page
-  /sources       list the articles
+  /context [N]   the paragraph around the last answer's quote N (1, the first, by default)
+  /add PATH|URL  add a file, a folder or a web page (~ works)
+  /sources [P]   list the articles, ten a page (P: the page)
+  /show ID       one article (the first characters of its id will do)
+  /remove ID...  remove articles completely
+  /clear         clear the screen
   /help          this help
-  /quit          leave (Ctrl-D works too; Ctrl-C clears the line)"""
+  /quit          leave (Ctrl-D works too; Ctrl-C clears the line)
+quit, exit, help and clear work without the slash too."""
 
 
 @dataclass
@@ -54,6 +65,7 @@ class Session:
         text = line.strip()
         if not text:
             return
+        text = BARE_COMMANDS.get(text.lower(), text)
         try:
             if text.startswith("/"):
                 name, _, argument = text.partition(" ")
@@ -72,7 +84,9 @@ class Session:
             self.console.print(f"[red]error:[/red] unexpected {type(error).__name__}: {escape(str(error))}")
 
     def ask(self, question: str) -> None:
-        self.last = self.library.ask(question, k=FETCHED)
+        # The first question loads the reader (a few seconds): the spinner says something is happening.
+        with self.console.status("Looking through your articles …"):
+            self.last = self.library.ask(question, k=FETCHED)
         self.shown = 0
         self.more("")
 
@@ -87,29 +101,90 @@ class Session:
         self.shown += PAGE
         if self.last.found and self.shown < len(self.last.quotes):
             self.console.print("[dim](/more for the next quotes)[/dim]")
+        # A blank line after every answer and page, so one answer's quotes never run into the next's.
+        self.console.print()
 
     def add(self, argument: str) -> None:
         if not argument:
             self.console.print("Give a path or URL: /add notes.md")
             return
         errors: list[SourceError] = []
+        # No shell expands "~" here, and nobody types their home folder out in full.
+        source = argument if "://" in argument else str(Path(argument).expanduser())
         with self.console.status("Adding …"):
-            report = self.library.add(read_sources([argument], errors=errors), errors=errors)
+            report = self.library.add(read_sources([source], errors=errors), errors=errors)
         for error in errors:
             self.console.print(f"[red]error:[/red] {escape(str(error))}")
-        self.console.print(
-            f"Added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)}."
-        )
+        summary = add_summary(report)
+        if summary:
+            self.console.print(summary)
+        elif not errors:
+            self.console.print("Nothing to add: no readable files were found there.")
 
-    def sources(self, _: str) -> None:
+    def sources(self, argument: str) -> None:
         summaries = self.library.articles()
         if not summaries:
             self.console.print("The library is empty; /add a file, folder or URL.")
             return
+        pages = -(-len(summaries) // SOURCES_PAGE)
+        if argument and not (argument.isdigit() and 1 <= int(argument) <= pages):
+            self.console.print(f"There are {pages} page(s) of articles; /sources 1 to /sources {pages}.")
+            return
+        page = int(argument) if argument else 1
+        first = (page - 1) * SOURCES_PAGE
         table = Table("id", "title", "chunks")
-        for summary in summaries:
+        for summary in summaries[first : first + SOURCES_PAGE]:
             table.add_row(summary.id, escape(summary.title), str(summary.chunks))
         self.console.print(table)
+        after = f"; /sources {page + 1} for the next" if page < pages else ""
+        self.console.print(f"[dim]Page {page} of {pages} ({len(summaries)} articles){after}.[/dim]")
+
+    def show(self, argument: str) -> None:
+        if not argument:
+            self.console.print("Give an id: /show 2bff (the ids are in /sources).")
+            return
+        article = self.library.article(argument)
+        self.console.print(Text(article.title, style="bold"))
+        details = [article.source, article.date or "", f"id {article.id}"]
+        self.console.print(Text(" · ".join(detail for detail in details if detail), style="dim"))
+        self.console.print()
+        # A prefix of the stored text is still verbatim; a whole book would scroll the session away.
+        self.console.print(Text(article.text[:SHOWN_CHARACTERS]))
+        if len(article.text) > SHOWN_CHARACTERS:
+            rest = len(article.text) - SHOWN_CHARACTERS
+            self.console.print(f"[dim](… {rest:,} more characters; `quotebot show {article.id}` prints it all)[/dim]")
+
+    def remove(self, argument: str) -> None:
+        article_ids = argument.split()
+        if not article_ids:
+            self.console.print("Give one or more ids: /remove 2bff (the ids are in /sources).")
+            return
+        with self.console.status("Removing …"):
+            removed = self.library.remove(article_ids)
+        self.console.print(f"Removed {len(removed)} article(s): {', '.join(removed)}.")
+        if self.last is not None and any(quote.article_id in removed for quote in self.last.quotes):
+            self.last = None  # its quotes point into text that is gone
+
+    def context(self, argument: str) -> None:
+        if self.last is None or not self.last.found or not self.last.quotes:
+            self.console.print("Ask a question first; /context then shows the paragraph around its quote.")
+            return
+        count = len(self.last.quotes)
+        if argument and not (argument.isdigit() and 1 <= int(argument) <= count):
+            self.console.print(f"The last answer has {count} quote(s); /context 1 to /context {count}.")
+            return
+        quote = self.last.quotes[int(argument or 1) - 1]
+        around = self.library.context(quote)
+        body = Text(around.text)
+        body.stylize("underline", quote.start - around.start, quote.end - around.start)
+        if quote.answer is not None:
+            body.stylize("bold reverse", quote.answer.start - around.start, quote.answer.end - around.start)
+        self.console.print(body)
+        self.console.print(Text(f"  — {quote.title.strip() or 'untitled article'} ({quote.url or quote.source})"))
+        self.console.print()
+
+    def clear(self, _: str) -> None:
+        self.console.clear()
 
     def help(self, _: str) -> None:
         self.console.print(HELP, markup=False)
@@ -122,6 +197,10 @@ COMMANDS: dict[str, Callable[[Session, str], None]] = {
     "/more": Session.more,
     "/add": Session.add,
     "/sources": Session.sources,
+    "/show": Session.show,
+    "/remove": Session.remove,
+    "/context": Session.context,
+    "/clear": Session.clear,
     "/help": Session.help,
     "/quit": Session.quit,
     "/exit": Session.quit,

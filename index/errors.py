@@ -5,12 +5,15 @@
     ├── SourceError           a file, folder or URL that cannot be read as articles
     ├── LibraryError          the library folder itself
     │   ├── NotALibrary       a folder that holds something else (left untouched)
+    │   ├── LibraryNotFound   a library folder named explicitly that does not exist (a typo?)
     │   ├── CorruptLibrary    a database that SQLite cannot read
     │   ├── EmbedderMismatch  the library was built by another embedder
     │   ├── LibraryBusy       another process is writing
     │   ├── ReadOnlyLibrary   a write to a folder this process may only read
     │   └── DiskFull          no space left on the library's disk
-    └── ArticleNotFound       no article with that id
+    ├── DeviceUnavailable     a device (cuda, cuda:1, mps) that this machine does not have
+    └── ArticleNotFound       no article with that id (or id prefix)
+        └── AmbiguousArticleId  an id prefix that several articles share
 
 Every message is one sentence: what was wrong, the value, and how to fix it.
 """
@@ -18,13 +21,16 @@ Every message is one sentence: what was wrong, the value, and how to fix it.
 from __future__ import annotations
 
 __all__ = [
+    "AmbiguousArticleId",
     "ArticleNotFound",
     "CorruptLibrary",
+    "DeviceUnavailable",
     "DiskFull",
     "EmbedderMismatch",
     "InvalidQuestion",
     "LibraryBusy",
     "LibraryError",
+    "LibraryNotFound",
     "NotALibrary",
     "QuotebotError",
     "ReadOnlyLibrary",
@@ -52,6 +58,10 @@ class NotALibrary(LibraryError):
     """The folder exists and holds something that is not a quotebot library."""
 
 
+class LibraryNotFound(LibraryError):
+    """The folder asked for holds no library, and opening it was not allowed to create one."""
+
+
 class CorruptLibrary(LibraryError):
     """The library's database cannot be read."""
 
@@ -74,3 +84,11 @@ class DiskFull(LibraryError):
 
 class ArticleNotFound(QuotebotError):
     """No article has that id."""
+
+
+class AmbiguousArticleId(ArticleNotFound):
+    """An id prefix that more than one article's id starts with."""
+
+
+class DeviceUnavailable(QuotebotError):
+    """The device asked for is not on this machine, or this build of torch cannot use it."""

@@ -47,7 +47,7 @@ from index import marking
 from index.answer import ScoredSentence
 from index.chunking import sentence_spans
 from index.embedding import Embedder
-from index.errors import QuotebotError
+from index.errors import LibraryError, QuotebotError
 from index.library import Library
 from index.models import Document
 from index.reader import BUNDLED_READER, Passage, load_reader
@@ -418,6 +418,18 @@ def _library_folder(library: Path | None) -> Iterator[Path]:
         yield Path(folder)
 
 
+def _check_own(library: Library, documents: Sequence[Document]) -> None:
+    """Refuse a library holding articles from elsewhere (someone's own, or another split's): they would change
+    every figure, and evaluation would add the file's articles to it."""
+    sources = {document.source for document in documents}
+    foreign = [summary for summary in library.articles() if summary.source not in sources]
+    if foreign:
+        raise LibraryError(
+            f"the library in {str(library.path)!r} holds {len(foreign):,} article(s) that are not in this file "
+            f"and split (such as {foreign[0].source!r}); evaluate in a folder of its own (-l DIR) or a temporary one"
+        )
+
+
 def evaluate(
     dataset: Path,
     *,
@@ -434,6 +446,7 @@ def evaluate(
     chosen = sample(questions, limit, seed)
     with _library_folder(library) as folder, Library.open(folder, embedder=embedder) as opened:
         # `add` is idempotent by content hash: a library that already holds these articles is reused as is.
+        _check_own(opened, documents)
         done = 0
 
         def added(count: int) -> None:

@@ -23,7 +23,14 @@ from index.answer import ScoredSentence, Scoring, rank_sentences
 from index.articles import read_sources, storable
 from index.chunking import ChunkSpan, chunk_spans, sentence_spans
 from index.embedding import Embedder, default_embedder
-from index.errors import ArticleNotFound, InvalidQuestion, LibraryError, SourceError
+from index.errors import (
+    AmbiguousArticleId,
+    ArticleNotFound,
+    InvalidQuestion,
+    LibraryError,
+    LibraryNotFound,
+    SourceError,
+)
 from index.models import AddReport, Answer, Article, ArticleSummary, Document, LibraryStats, Quote, ShortAnswer
 from index.quoting import DEFAULT_QUOTE_CHARACTERS, window
 from index.reader import BUNDLED_READER, Passage, load_reader
@@ -113,8 +120,18 @@ class Library:
         scoring: Scoring | None = None,
         max_quote_characters: int = DEFAULT_QUOTE_CHARACTERS,
         max_article_characters: int = DEFAULT_ARTICLE_CHARACTERS,
+        create: bool = True,
     ) -> Library:
-        """Open the library in `path`, creating it if needed; a new library gets the articles in `seeds`."""
+        """Open the library in `path`, creating it if needed; a new library gets the articles in `seeds`.
+
+        With create=False a missing or empty folder raises LibraryNotFound (nothing is made); one that holds
+        something else raises NotALibrary, as always."""
+        folder = Path(path).expanduser()
+        if not create and not cls.exists(folder) and not (folder.is_dir() and any(folder.iterdir())):
+            raise LibraryNotFound(
+                f"there is no quotebot library in {str(folder)!r}; check the folder's name, or "
+                "create a library there by adding articles to it"
+            )
         embedder = embedder or default_embedder()
         store = Store(Path(path).expanduser(), embedder=embedder.name, dimension=embedder.dimension)
         library = cls(
@@ -297,7 +314,8 @@ class Library:
 
     def remove(self, article_ids: Iterable[str]) -> list[str]:
         """Remove articles completely: text, sentences, chunks, vectors."""
-        wanted = list(dict.fromkeys(article_ids))
+        # Every id (or unique prefix) is checked before anything is removed: a typo removes nothing.
+        wanted = list(dict.fromkeys(self.resolve(article_id) for article_id in article_ids))
         with self._store.writing():
             self._ensure_vectors()
             known = self._store.article_ids()
@@ -319,7 +337,22 @@ class Library:
         return self._store.summaries()
 
     def article(self, article_id: str) -> Article:
-        return self._store.article(article_id)
+        """The article with this id, or with the only id that starts with it."""
+        return self._store.article(self.resolve(article_id))
+
+    def resolve(self, article_id: str) -> str:
+        """The full id of the one article whose id is or starts with `article_id` (as `git` takes a short hash);
+        ArticleNotFound when none does, AmbiguousArticleId when several do."""
+        prefix = article_id.strip()
+        matches = self._store.ids_starting_with(prefix, limit=4) if prefix else []
+        if prefix in matches:
+            return prefix
+        if not matches:
+            raise ArticleNotFound(f"no article has id {article_id!r}; `quotebot sources` lists the ids")
+        if len(matches) > 1:
+            shown = ", ".join(matches[:3]) + (", ..." if len(matches) > 3 else "")
+            raise AmbiguousArticleId(f"{article_id!r} starts more than one article's id ({shown}); give more of the id")
+        return matches[0]
 
     def stats(self) -> LibraryStats:
         self._ensure_vectors()

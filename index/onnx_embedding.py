@@ -13,7 +13,8 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,11 @@ def _fingerprint(model_path: Path) -> str:
     return hashlib.sha256(f"{EXPORT_VERSION}:{stat.st_size}:{weights.name}".encode()).hexdigest()[:12]
 
 
-def export_onnx(folder: Path, *, quantized: bool = True) -> Path:
+Preparing = Callable[[str, int, int], None]
+"""progress(step, done, total) of the one-time export: called as each step starts, and with done == total."""
+
+
+def export_onnx(folder: Path, *, quantized: bool = True, progress: Preparing | None = None) -> Path:
     """Export the bundled model to `folder` (once; later calls return the existing file) and return its path."""
     from filelock import FileLock
 
@@ -55,22 +60,51 @@ def export_onnx(folder: Path, *, quantized: bool = True) -> Path:
     if target.exists():
         return target
     folder.mkdir(parents=True, exist_ok=True)
+
+    def step(description: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress(description, done, total)
+
     with FileLock(str(target) + ".lock"):
         if target.exists():
             return target
         full = folder / f"all-MiniLM-L6-v2-fp32-{_fingerprint(model_path)}.onnx"
+        steps = (0 if full.exists() else 1) + (1 if quantized else 0)
+        done = 0
         if not full.exists():
+            step("exporting the bundled model to ONNX", done, steps)
             _export_fp32(model_path, full)
+            done += 1
         if quantized:
             from onnxruntime.quantization import QuantType, quantize_dynamic  # type: ignore[import-untyped]
 
+            step("quantising it to int8", done, steps)
             temporary = target.with_suffix(".tmp.onnx")
             # Per-channel int8 on the MatMuls only: per-tensor or quantised embeddings cost ~3 points of cosine.
-            quantize_dynamic(
-                full, temporary, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
-            )
+            # quantize_dynamic logs advice about pre-processing on the root logger; it is for model authors.
+            with _root_warnings_silenced():
+                quantize_dynamic(
+                    full, temporary, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
+                )
             temporary.replace(target)
+        step("ready", steps, steps)
     return target
+
+
+@contextmanager
+def _root_warnings_silenced() -> Iterator[None]:
+    """Records logged straight on the root logger (as onnxruntime.quantization does) are dropped meanwhile;
+    a logger's filters see only its own records, so every named logger's still pass."""
+
+    def not_on_root(record: logging.LogRecord) -> bool:
+        return record.name != "root"
+
+    root = logging.getLogger()
+    root.addFilter(not_on_root)
+    try:
+        yield
+    finally:
+        root.removeFilter(not_on_root)
 
 
 def _export_fp32(model_path: Path, target: Path) -> None:
@@ -125,8 +159,10 @@ class OnnxEmbedder:
         threads: int | None = None,
         batch_size: int = 32,
         cache_folder: Path | None = None,
+        preparing: Preparing | None = None,
     ) -> None:
         self.quantized = quantized
+        self._preparing = preparing
         self._threads = threads
         self._batch_size = batch_size
         self._cache_folder = cache_folder
@@ -148,13 +184,19 @@ class OnnxEmbedder:
     def description(self) -> str:
         return f"onnxruntime {'int8' if self.quantized else 'fp32'} (CPU)"
 
+    def prepare(self) -> None:
+        """Export (the first time on this machine) and load the model now, rather than on the first encode."""
+        self._load(batch=False)
+
     def _load(self, *, batch: bool) -> tuple[Any, Any]:
         """(session, tokenizer): one thread for single questions, all cores for batches."""
         with self._lock:
             if self._tokenizer is None:
                 from tokenizers import Tokenizer
 
-                self._path = export_onnx(self._cache_folder or default_cache_folder(), quantized=self.quantized)
+                self._path = export_onnx(
+                    self._cache_folder or default_cache_folder(), quantized=self.quantized, progress=self._preparing
+                )
                 tokenizer = Tokenizer.from_file(str(bundled_model_path() / "tokenizer.json"))
                 tokenizer.enable_truncation(MAX_TOKENS)
                 tokenizer.enable_padding()

@@ -390,6 +390,16 @@ class Store:
     def article_ids(self) -> set[str]:
         return {row[0] for row in self.connection().execute("SELECT id FROM articles")}
 
+    def ids_starting_with(self, prefix: str, *, limit: int) -> list[str]:
+        """Up to `limit` article ids that start with `prefix`, in order (a range on the primary key)."""
+        # SQLite compares text as UTF-8 bytes, and no character sorts after U+10FFFF: the range is every id
+        # that starts with the prefix, found through the index rather than by scanning.
+        rows = self.connection().execute(
+            "SELECT id FROM articles WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+            (prefix, prefix + "\U0010ffff", limit),
+        )
+        return [row[0] for row in rows]
+
     def summaries(self) -> list[ArticleSummary]:
         rows = self.connection().execute(
             f"SELECT a.id, a.title, a.source, a.url, a.date, {_LENGTH_SQL},"

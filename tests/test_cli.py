@@ -15,9 +15,16 @@ from conftest import CORPUS, HUNGARY_SENTENCE, SWEDEN_QUESTION
 QUOTEBOT = [sys.executable, "-c", "from bot.cli import main; main()"]
 
 
-def run(*arguments: str, library: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *arguments: str, library: Path, stdin: str | None = None, default: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`quotebot ARGUMENTS` on `library`; with `default`, on the default library of a user data folder there."""
     environment = {**os.environ, "QUOTEBOT_LIBRARY": str(library), "PYTHONPATH": str(Path(__file__).parent.parent)}
     environment.pop("QUOTEBOT_DEBUG", None)
+    if default:
+        # Only the default library is made on first use, with the demo articles: platformdirs puts it here.
+        del environment["QUOTEBOT_LIBRARY"]
+        environment["XDG_DATA_HOME"] = str(library)
     return subprocess.run(
         [*QUOTEBOT, *arguments], capture_output=True, text=True, input=stdin, env=environment, timeout=300, check=False
     )
@@ -32,8 +39,9 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], expected: st
 
 @pytest.mark.slow
 def test_first_ask_creates_the_library_from_seeds_and_answers(tmp_path: Path) -> None:
-    library = tmp_path / "fresh"
-    result = run("ask", SWEDEN_QUESTION, "--json", library=library)
+    home = tmp_path / "data"
+    library = home / "quotebot" / "library"
+    result = run("ask", SWEDEN_QUESTION, "--json", library=home, default=True)
     assert result.returncode == 0, result.stderr
     assert "Creating a new library" in result.stderr
     answer = json.loads(result.stdout)
@@ -165,7 +173,7 @@ def test_repl_session_from_a_pipe(tmp_path: Path) -> None:
             "/quit",
         ]
     )
-    result = run("repl", library=tmp_path / "library", stdin=script + "\n")
+    result = run("repl", library=tmp_path / "data", stdin=script + "\n", default=True)
     assert result.returncode == 0, result.stderr
     assert HUNGARY_SENTENCE in result.stdout
     assert "No more quotes for this question." in result.stdout

@@ -18,6 +18,7 @@ from telegram_emulator import BOT_TOKEN, BotApiEmulator, Chat, User
 
 from bot.redaction import REPLACEMENT, RedactSecret, redact, redact_secret
 from bot.telegram import APOLOGY
+from index import Library
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_PART = BOT_TOKEN.split(":", 1)[1]
@@ -172,6 +173,9 @@ def test_a_refused_token_or_an_unreachable_api_is_one_line_without_the_token(
 
 @pytest.mark.slow
 def test_a_running_bot_with_debug_logging_never_prints_the_token(tmp_path: Path) -> None:
+    # A library named in QUOTEBOT_LIBRARY must exist (only the default one is made on first use).
+    Library.open(tmp_path / "library").close()
+
     async def scenario() -> tuple[int, str, str, list[str]]:
         async with BotApiEmulator() as api:
             process = await asyncio.create_subprocess_exec(
@@ -211,3 +215,18 @@ def test_a_running_bot_with_debug_logging_never_prints_the_token(tmp_path: Path)
     assert "ERROR bot.telegram: an update failed\nTraceback (most recent call last):" in stderr
     # PTB capitalises the message, which lowercases the token: redacted all the same.
     assert f"telegram.error.BadRequest: Chat of bot{REPLACEMENT} not found" in stderr
+
+
+@pytest.mark.slow
+def test_a_mistyped_library_stops_the_bot_with_one_line(tmp_path: Path) -> None:
+    async def scenario() -> tuple[int, str, str]:
+        async with BotApiEmulator() as api:
+            return await run_bot(tmp_path, f"http://127.0.0.1:{api.port}", debug=False)
+
+    returncode, stdout, stderr = asyncio.run(scenario())
+    assert returncode == 1 and stdout == ""
+    assert stderr.strip().splitlines() == [
+        f"error: there is no quotebot library in '{tmp_path / 'library'}'; check the folder's name, or create a "
+        "library there by adding articles to it"
+    ]
+    assert not (tmp_path / "library").exists()
