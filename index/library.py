@@ -223,7 +223,13 @@ class Library:
         # A Document made by any caller may hold lone surrogates (pydantic checks only `source`), which cannot be
         # stored as UTF-8: each becomes "?" before the article gets an id, in every field.
         fields = {"text": document.text, "source": document.source, "title": document.title}
-        fields.update({name: value for name, value in (("url", document.url), ("date", document.date)) if value})
+        optional = (
+            ("url", document.url),
+            ("date", document.date),
+            ("author", document.author),
+            ("site", document.site),
+        )
+        fields.update({name: value for name, value in optional if value})
         cleaned = {name: storable(value) for name, value in fields.items()}
         if cleaned != fields:
             document = document.model_copy(update=cleaned)
@@ -280,6 +286,8 @@ class Library:
                     date=item.document.date,
                     content_hash=item.content_hash,
                     added_at=now(),
+                    author=item.document.author,
+                    site=item.document.site,
                 )
                 new_ids.extend(self._store.insert_article(connection, article, chunks))
                 new_vectors.extend(chunk.vector for chunk in chunks)
@@ -409,6 +417,7 @@ class Library:
                 else None
             )
             text, start, answer = self._bounded(text, start, answer)
+            date, author = self._store.article_details(sentence.article_id)
             quotes.append(
                 Quote(
                     text=text,
@@ -422,6 +431,8 @@ class Library:
                     answer=answer,
                     confidence=round(probability, 4),
                     weak=probability < self.scoring.weak_threshold,
+                    date=date,
+                    author=author,
                 )
             )
         return Answer(question=question, found=True, quotes=quotes, confidence=confidence)
@@ -474,6 +485,7 @@ class Library:
         quotes = []
         for (title, source, url, text), item, answer in zip(slices, items, answers, strict=True):
             text, start, answer = self._bounded(text, item.sentence.start, answer)
+            date, author = self._store.article_details(item.sentence.article_id)
             quotes.append(
                 Quote(
                     text=text,
@@ -485,6 +497,8 @@ class Library:
                     url=url,
                     score=round(item.score, 4),
                     answer=answer,
+                    date=date,
+                    author=author,
                 )
             )
         return quotes

@@ -48,6 +48,9 @@ class Document(_Frozen):
     title: str = ""
     url: str | None = None
     date: str | None = None
+    author: str | None = None
+    # The publication a web page belongs to ("The Guardian"), when its metadata names one.
+    site: str | None = None
 
 
 class Article(_Frozen):
@@ -61,6 +64,8 @@ class Article(_Frozen):
     date: str | None = None
     content_hash: str
     added_at: str
+    author: str | None = None
+    site: str | None = None
 
 
 class ArticleSummary(_Frozen):
@@ -73,6 +78,7 @@ class ArticleSummary(_Frozen):
     date: str | None = None
     chunks: int
     characters: int
+    author: str | None = None
 
 
 class ShortAnswer(_Frozen):
@@ -95,6 +101,9 @@ class Quote(_Frozen):
     url: str | None = None
     score: float
     answer: ShortAnswer | None = None
+    # The article's date and author, for the citation under the quote ("— Title, 12 Sep 2015, Author").
+    date: str | None = None
+    author: str | None = None
     # The calibrated probability that this quote answers the question (the reader's blend), when a reader read it.
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     # True when the confidence is below the "sure" threshold: front ends say "Possibly" instead of stating it.

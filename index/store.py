@@ -81,7 +81,9 @@ CREATE TABLE IF NOT EXISTS articles (
     date TEXT,
     text TEXT NOT NULL,
     content_hash TEXT NOT NULL,
-    added_at TEXT NOT NULL
+    added_at TEXT NOT NULL,
+    author TEXT,
+    site TEXT
 );
 CREATE INDEX IF NOT EXISTS articles_by_hash ON articles(content_hash);
 CREATE TABLE IF NOT EXISTS chunks (
@@ -171,6 +173,7 @@ class Store:
         try:
             with connection:
                 connection.executescript(_SCHEMA)
+                _add_detail_columns(connection)
                 connection.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0')")
         except sqlite3.DatabaseError as error:
             self.close()
@@ -318,7 +321,8 @@ class Store:
 
     def insert_article(self, connection: sqlite3.Connection, article: Article, chunks: Sequence[NewChunk]) -> list[int]:
         connection.execute(
-            "INSERT INTO articles(id, source, title, url, date, text, content_hash, added_at) VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO articles(id, source, title, url, date, text, content_hash, added_at, author, site)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
                 article.id,
                 article.source,
@@ -328,6 +332,8 @@ class Store:
                 article.text,
                 article.content_hash,
                 article.added_at,
+                article.author,
+                article.site,
             ),
         )
         chunk_ids = []
@@ -363,14 +369,15 @@ class Store:
         row = (
             self.connection()
             .execute(
-                "SELECT id, text, source, title, url, date, content_hash, added_at FROM articles WHERE id = ?",
+                f"SELECT id, text, source, title, url, date, content_hash, added_at, {self._details()} FROM articles"
+                " WHERE id = ?",
                 (article_id,),
             )
             .fetchone()
         )
         if row is None:
             raise ArticleNotFound(f"no article has id {article_id!r}; `quotebot sources` lists the ids")
-        keys = ("id", "text", "source", "title", "url", "date", "content_hash", "added_at")
+        keys = ("id", "text", "source", "title", "url", "date", "content_hash", "added_at", "author", "site")
         return Article(**dict(zip(keys, row, strict=True)))
 
     def article_slice(self, article_id: str, start: int, stop: int) -> tuple[str, str, str | None, str]:
@@ -387,13 +394,35 @@ class Store:
             raise ArticleNotFound(f"no article has id {article_id!r}; `quotebot sources` lists the ids")
         return row[0], row[1], row[2], row[3]
 
+    def article_details(self, article_id: str) -> tuple[str | None, str | None]:
+        """(date, author) of an article, for a quote's citation."""
+        row = (
+            self.connection()
+            .execute(f"SELECT date, {self._details()} FROM articles WHERE id = ?", (article_id,))
+            .fetchone()
+        )
+        return (row[0], row[1]) if row else (None, None)
+
+    def _details(self) -> str:
+        """The author and site columns, or NULLs in a read-only library made before they existed."""
+        columns = {row[1] for row in self.connection().execute("PRAGMA table_info(articles)")}
+        return "author, site" if "author" in columns else "NULL, NULL"
+
+    def sources_under(self, prefix: str) -> dict[str, str]:
+        """{source: article id} of the articles whose source starts with `prefix` (a folder's files)."""
+        rows = self.connection().execute(
+            "SELECT source, id FROM articles WHERE substr(source, 1, ?) = ?", (len(prefix), prefix)
+        )
+        return {row[0]: row[1] for row in rows}
+
     def article_ids(self) -> set[str]:
         return {row[0] for row in self.connection().execute("SELECT id FROM articles")}
 
     def summaries(self) -> list[ArticleSummary]:
         rows = self.connection().execute(
             f"SELECT a.id, a.title, a.source, a.url, a.date, {_LENGTH_SQL},"
-            " (SELECT count(*) FROM chunks c WHERE c.article_id = a.id)"
+            " (SELECT count(*) FROM chunks c WHERE c.article_id = a.id),"
+            f" {self._details().split(',')[0]}"
             " FROM articles a ORDER BY a.added_at, a.title"
         )
         return [
@@ -405,6 +434,7 @@ class Store:
                 date=row[4],
                 characters=row[5],
                 chunks=row[6],
+                author=row[7],
             )
             for row in rows
         ]
@@ -662,3 +692,11 @@ def _open_folder(folder: Path, *, embedder: str, dimension: int) -> Manifest | N
             "restore the file from a backup, or move the folder away and add your articles again"
         )
     return manifest
+
+
+def _add_detail_columns(connection: sqlite3.Connection) -> None:
+    """Give a library made before articles had an author and a site those columns (empty for old articles)."""
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(articles)")}
+    for column in ("author", "site"):
+        if column not in columns:
+            connection.execute(f"ALTER TABLE articles ADD COLUMN {column} TEXT")
