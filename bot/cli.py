@@ -390,6 +390,10 @@ def _configure_logging() -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "sentence_transformers", "transformers", "faiss"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # The readers' libraries log what they made of a page or a PDF ("discarding data", "empty HTML tree"); the
+    # reader reports what matters as one line per source, so theirs are only for QUOTEBOT_DEBUG.
+    for reader in ("trafilatura", "htmldate", "courlan", "justext", "pdfminer", "charset_normalizer", "docx"):
+        logging.getLogger(reader).setLevel(level if level == logging.DEBUG else logging.CRITICAL)
 
 
 def main() -> None:

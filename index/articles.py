@@ -21,6 +21,7 @@ from index.errors import SourceError, UnsupportedSource
 from index.fetching import FetchPolicy, download
 from index.formats import BINARY_SUFFIXES, kind_of
 from index.formats.titles import headline
+from index.formats.web import without_furniture
 from index.models import Document
 
 __all__ = ["SUFFIXES", "documents_from_bytes", "is_url", "read_sources", "storable"]
@@ -177,7 +178,8 @@ def documents_from_bytes(
     kind = kind_of(data, name=name, content_type=content_type)
     reported = len(errors) if errors is not None else 0
     if kind in ("pdf", "docx", "epub"):
-        documents = [_from_binary(kind, data, name=name, source=source)]
+        document = _from_binary(kind, data, name=name, source=source)
+        documents = [document.model_copy(update={"url": source}) if is_url(source) else document]
     else:
         text = decode(data, name=name)
         if kind == "html":
@@ -282,9 +284,24 @@ def _from_html(html: str, *, source: str, name: str) -> Document:
     if not text.strip():
         # Broken or unusual markup: fall back to all visible text rather than nothing.
         text = trafilatura.html2txt(html) or _visible_text(html)
+    author = _metadata_text(data.get("author"))
+    text = without_furniture(text)
     title = data.get("title") or _text_title(text, name=name, markdown=False)
     url = data.get("url") or (source if is_url(source) else None)
-    return Document(text=text, source=source, title=str(title)[:200], url=url, date=data.get("date"))
+    return Document(
+        text=text,
+        source=source,
+        title=str(title)[:200],
+        url=url,
+        date=data.get("date"),
+        author=author,
+        site=_metadata_text(data.get("sitename")),
+    )
+
+
+def _metadata_text(value: Any) -> str | None:
+    cleaned = " ".join(str(value or "").split())[:200]
+    return cleaned or None
 
 
 class _TextCollector(HTMLParser):

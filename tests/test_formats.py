@@ -179,3 +179,11 @@ def test_a_pdf_named_html_is_read_as_a_pdf(tmp_path: Path) -> None:
     made = two_column_pdf(tmp_path / "report.pdf")
     [document] = documents_from_bytes(made.path.read_bytes(), name="page.html", source="x", content_type="text/html")
     assert document.text.startswith("Low Water on the Rhine\n\nIn the summer of 2024")
+
+
+def test_a_text_file_whose_first_line_is_a_headline_is_titled_by_it() -> None:
+    text = b"Skip to content\n\nFloods close the Rhine at Cologne\n\nThe river rose to 9 metres on Monday."
+    [document] = documents_from_bytes(text, name="saved_page_1.txt", source="saved_page_1.txt")
+    assert document.title == "Floods close the Rhine at Cologne"
+    [sentence] = documents_from_bytes(b"The river rose.\nIt fell again.", name="river_notes.txt", source="r")
+    assert sentence.title == "river notes"
