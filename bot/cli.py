@@ -134,16 +134,19 @@ def add(
         ) as progress:
             task = progress.add_task("add", total=None)
             report = opened.add(documents, errors=errors, progress=lambda done: progress.advance(task, done))
+    from bot.reports import add_failed, add_summary, skipped_items
+    from index.errors import UnsupportedSource
+
     for error in errors:
-        messages.print(f"[red]error:[/red] {error}")
+        # An unsupported file in a folder is named in the summary; it needs no line of its own.
+        if not isinstance(error, UnsupportedSource):
+            messages.print(f"[red]error:[/red] {_markup_escape(str(error))}")
     if json_output:
-        print(json.dumps({**report.model_dump(), "errors": [str(error) for error in errors]}, indent=2))
+        payload = {**report.model_dump(), "errors": [str(error) for error in errors], "skipped": skipped_items(errors)}
+        print(json.dumps(payload, indent=2))
     else:
-        output.print(
-            f"Added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)} "
-            f"article(s); {report.chunks} new chunk(s)."
-        )
-    if errors:
+        output.print(add_summary(report, errors), markup=False)
+    if add_failed(report, errors):
         raise typer.Exit(1)
 
 

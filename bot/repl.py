@@ -17,8 +17,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from bot.formatting import answer_to_rich
+from bot.reports import add_summary
 from index.articles import read_sources
-from index.errors import QuotebotError, SourceError
+from index.errors import QuotebotError, SourceError, UnsupportedSource
 from index.library import Library
 from index.models import Answer
 
@@ -96,10 +97,9 @@ class Session:
         with self.console.status("Adding …"):
             report = self.library.add(read_sources([argument], errors=errors), errors=errors)
         for error in errors:
-            self.console.print(f"[red]error:[/red] {escape(str(error))}")
-        self.console.print(
-            f"Added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)}."
-        )
+            if not isinstance(error, UnsupportedSource):
+                self.console.print(f"[red]error:[/red] {escape(str(error))}")
+        self.console.print(add_summary(report, errors), markup=False)
 
     def sources(self, _: str) -> None:
         summaries = self.library.articles()

@@ -14,6 +14,7 @@ from index.errors import (
     QuotebotError,
     ReadOnlyLibrary,
     SourceError,
+    UnsupportedSource,
 )
 from index.library import Library
 from index.models import (
@@ -48,4 +49,5 @@ __all__ = [
     "ReadOnlyLibrary",
     "ShortAnswer",
     "SourceError",
+    "UnsupportedSource",
 ]

@@ -352,6 +352,7 @@ def _from_records(
                 except SourceError as error:
                     if errors is None:
                         raise
+                    error.item, error.reason = f"{name} line {number}", "not valid JSON"
                     errors.append(error)
     else:
         loaded = _load_json(text, name=name, where="")
@@ -364,6 +365,7 @@ def _from_records(
         except SourceError as error:
             if errors is None:
                 raise
+            error.item, error.reason = f"{name} {'line' if lines else 'record'} {number}", 'no "text"'
             errors.append(error)
     return documents
 

@@ -1,0 +1,42 @@
+"""What one `add` did, for people: a summary line that counts every outcome and names what was skipped and why,
+shared by the CLI and the REPL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from index import AddReport, SourceError, UnsupportedSource
+
+__all__ = ["add_failed", "add_summary", "skipped_items"]
+
+_NAMED = 10
+
+
+def skipped_items(errors: Sequence[SourceError]) -> list[str]:
+    """Each skipped source as "name (reason)": "scan.pdf (no text layer)", "a.xyz (unsupported)"."""
+    return [f"{error.item or 'a source'} ({error.reason or 'see the error above'})" for error in errors]
+
+
+def add_summary(report: AddReport, errors: Sequence[SourceError]) -> str:
+    """The summary line, e.g. 'Added 12, replaced 1, unchanged 3, skipped 2: scan.pdf (no text layer), a.xyz
+    (unsupported); 40 new chunk(s).', saying so plainly when nothing could be added."""
+    counts = f"Added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)}"
+    if errors:
+        items = skipped_items(errors)
+        named = ", ".join(items[:_NAMED]) + (f" and {len(items) - _NAMED} more" if len(items) > _NAMED else "")
+        counts += f", skipped {len(errors)}: {named}"
+    summary = f"{counts}; {report.chunks} new chunk(s)."
+    if not (report.added or report.replaced or report.unchanged):
+        if errors and all(isinstance(error, UnsupportedSource) for error in errors):
+            summary += " Nothing was added: none of the files is of a kind quotebot reads."
+        elif not errors:
+            summary += " Nothing was added: no file quotebot reads was found there."
+    return summary
+
+
+def add_failed(report: AddReport, errors: Sequence[SourceError]) -> bool:
+    """Whether `add` should exit non-zero: a source failed, or nothing at all could be read. Unsupported files
+    beside articles in a folder (photos, spreadsheets) are only reported."""
+    if any(not isinstance(error, UnsupportedSource) for error in errors):
+        return True
+    return not (report.added or report.replaced or report.unchanged)
