@@ -25,8 +25,15 @@ def add_summary(report: AddReport, errors: Sequence[SourceError]) -> str:
         items = skipped_items(errors)
         named = ", ".join(items[:_NAMED]) + (f" and {len(items) - _NAMED} more" if len(items) > _NAMED else "")
         counts += f", skipped {len(errors)}: {named}"
+    if report.duplicates:
+        repeats = ", ".join(
+            f"{_short_source(duplicate.source)} (repeats {duplicate.title!r}, {duplicate.duplicate_of})"
+            for duplicate in report.duplicates[:_NAMED]
+        )
+        more = f" and {len(report.duplicates) - _NAMED} more" if len(report.duplicates) > _NAMED else ""
+        counts += f", not added as near-duplicates {len(report.duplicates)}: {repeats}{more}"
     summary = f"{counts}; {report.chunks} new chunk(s)."
-    if not (report.added or report.replaced or report.unchanged):
+    if not (report.added or report.replaced or report.unchanged or report.duplicates):
         if errors and all(isinstance(error, UnsupportedSource) for error in errors):
             summary += " Nothing was added: none of the files is of a kind quotebot reads."
         elif not errors:
@@ -39,4 +46,9 @@ def add_failed(report: AddReport, errors: Sequence[SourceError]) -> bool:
     beside articles in a folder (photos, spreadsheets) are only reported."""
     if any(not isinstance(error, UnsupportedSource) for error in errors):
         return True
-    return not (report.added or report.replaced or report.unchanged)
+    return not (report.added or report.replaced or report.unchanged or report.duplicates)
+
+
+def _short_source(source: str) -> str:
+    """A file's name, or a URL as it is."""
+    return source if "://" in source else source.rstrip("/").rsplit("/", 1)[-1]

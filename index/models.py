@@ -16,6 +16,7 @@ __all__ = [
     "Article",
     "ArticleSummary",
     "Document",
+    "Duplicate",
     "LibraryStats",
     "Quote",
     "ShortAnswer",
@@ -132,6 +133,15 @@ class Answer(_Frozen):
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
+class Duplicate(_Frozen):
+    """A source whose text is nearly that of an article already in the library; it was not added again."""
+
+    source: str
+    duplicate_of: str = Field(description="the id of the article it repeats")
+    title: str = Field(description="that article's title")
+    similarity: float = Field(ge=0.0, le=1.0)
+
+
 class AddReport(_Frozen):
     """What one `add` did, article ids per outcome."""
 
@@ -139,6 +149,7 @@ class AddReport(_Frozen):
     replaced: list[str] = Field(default_factory=list)
     unchanged: list[str] = Field(default_factory=list)
     chunks: int = 0
+    duplicates: list[Duplicate] = Field(default_factory=list)
 
 
 class LibraryStats(_Frozen):

@@ -106,6 +106,10 @@ CREATE TABLE IF NOT EXISTS sentences (
 );
 CREATE INDEX IF NOT EXISTS sentences_by_chunk ON sentences(chunk_id);
 CREATE INDEX IF NOT EXISTS sentences_by_article ON sentences(article_id, position);
+-- MinHash bands of each article's words (index/duplicates.py), to find a near-duplicate among them at add time.
+CREATE TABLE IF NOT EXISTS article_bands (value INTEGER NOT NULL, article_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS article_bands_by_value ON article_bands(value);
+CREATE INDEX IF NOT EXISTS article_bands_by_article ON article_bands(article_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_text USING fts5(text, tokenize = 'porter unicode61 remove_diacritics 2');
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_terms USING fts5vocab(chunk_text, 'row');
 """
@@ -362,8 +366,24 @@ class Store:
         connection.executemany("DELETE FROM chunk_text WHERE rowid = ?", [(chunk_id,) for chunk_id in chunk_ids])
         connection.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
         connection.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+        connection.execute("DELETE FROM article_bands WHERE article_id = ?", (article_id,))
         connection.execute("DELETE FROM articles WHERE id = ?", (article_id,))
         return chunk_ids
+
+    def insert_bands(self, connection: sqlite3.Connection, article_id: str, bands: Sequence[int]) -> None:
+        connection.executemany(
+            "INSERT INTO article_bands(value, article_id) VALUES (?, ?)", [(band, article_id) for band in bands]
+        )
+
+    def band_matches(self, bands: Sequence[int]) -> list[str]:
+        """Ids of the articles that share at least one MinHash band with `bands`, most shared first."""
+        marks = ",".join("?" * len(bands))
+        rows = self.connection().execute(
+            f"SELECT article_id, count(*) AS shared FROM article_bands WHERE value IN ({marks})"
+            " GROUP BY article_id ORDER BY shared DESC LIMIT 20",
+            list(bands),
+        )
+        return [row[0] for row in rows]
 
     def article(self, article_id: str) -> Article:
         row = (
