@@ -107,12 +107,27 @@ def add(
     ],
     library: LibraryOption = None,
     json_output: JsonOption = False,
+    sync: Annotated[
+        bool,
+        typer.Option(
+            "--sync",
+            help="Make the library's articles from each FOLDER match it: new and changed files added, deleted ones "
+            "removed.",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With --sync: print what it would do, change nothing.")
+    ] = False,
 ) -> None:
     """Add articles. The same text again changes nothing; changed text from the same source replaces it.
 
     Examples:  quotebot add notes.md reports/   ·   quotebot add https://example.org/story.html
     ·   quotebot add articles.jsonl  (one JSON object a line with "text" and optional "title", "url", "date")
+    ·   quotebot add --sync ~/saved-pages --dry-run
     """
+    if sync or dry_run:
+        _sync(sources, library=library, json_output=json_output, dry_run=dry_run, sync=sync)
+        return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from index.articles import read_sources
@@ -147,6 +162,31 @@ def add(
     else:
         output.print(add_summary(report, errors), markup=False)
     if add_failed(report, errors):
+        raise typer.Exit(1)
+
+
+def _sync(folders: list[str], *, library: Path | None, json_output: bool, dry_run: bool, sync: bool) -> None:
+    """`add --sync FOLDER...`: each folder's articles made to match it, or with --dry-run only the plan."""
+    from bot.reports import sync_summary
+    from index import SourceError, UnsupportedSource, sync_folder
+
+    if not sync:
+        raise typer.BadParameter(
+            "--dry-run goes with --sync: quotebot add --sync FOLDER --dry-run", param_hint="--dry-run"
+        )
+    errors: list[SourceError] = []
+    with open_library(library, seed=False) as opened:
+        reports = [sync_folder(opened, Path(folder), dry_run=dry_run, errors=errors) for folder in folders]
+    for error in errors:
+        if not isinstance(error, UnsupportedSource):
+            messages.print(f"[red]error:[/red] {_markup_escape(str(error))}")
+    if json_output:
+        payload = {"syncs": [report.model_dump() for report in reports], "errors": [str(error) for error in errors]}
+        print(json.dumps(payload, indent=2))
+    else:
+        for report in reports:
+            output.print(sync_summary(report, errors), markup=False)
+    if any(not isinstance(error, UnsupportedSource) for error in errors):
         raise typer.Exit(1)
 
 

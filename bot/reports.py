@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from index import AddReport, SourceError, UnsupportedSource
+from index import AddReport, SourceError, SyncReport, UnsupportedSource
 
-__all__ = ["add_failed", "add_summary", "skipped_items"]
+__all__ = ["add_failed", "add_summary", "skipped_items", "sync_summary"]
 
 _NAMED = 10
 
@@ -52,3 +52,21 @@ def add_failed(report: AddReport, errors: Sequence[SourceError]) -> bool:
 def _short_source(source: str) -> str:
     """A file's name, or a URL as it is."""
     return source if "://" in source else source.rstrip("/").rsplit("/", 1)[-1]
+
+
+def sync_summary(report: SyncReport, errors: Sequence[SourceError]) -> str:
+    """One sync as lines: what it added, replaced and removed (or, on a dry run, would), each file named."""
+    plan = report.plan
+    verb = "would " if report.added is None else ""
+    lines = [f"{'Dry run: ' if report.added is None else ''}sync of {plan.folder}"]
+    for label, sources in (("add", plan.add), ("replace", plan.replace), ("remove", plan.remove)):
+        if sources:
+            named = ", ".join(_short_source(source) for source in sources[:_NAMED])
+            more = f" and {len(sources) - _NAMED} more" if len(sources) > _NAMED else ""
+            lines.append(f"  {verb}{label} {len(sources)}: {named}{more}")
+    lines.append(f"  unchanged {len(plan.unchanged)}")
+    if report.added is not None:
+        lines.append(add_summary(report.added, errors) + f" Removed {len(report.removed)}.")
+    elif errors:
+        lines.append(f"  skipped {len(errors)}: " + ", ".join(skipped_items(errors)[:_NAMED]))
+    return "\n".join(lines)

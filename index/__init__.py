@@ -28,6 +28,7 @@ from index.models import (
     Quote,
     ShortAnswer,
 )
+from index.syncing import SyncPlan, SyncReport, sync_folder
 
 __all__ = [
     "AddReport",
@@ -51,5 +52,8 @@ __all__ = [
     "ReadOnlyLibrary",
     "ShortAnswer",
     "SourceError",
+    "SyncPlan",
+    "SyncReport",
     "UnsupportedSource",
+    "sync_folder",
 ]

@@ -383,6 +383,10 @@ class Library:
     def article(self, article_id: str) -> Article:
         return self._store.article(article_id)
 
+    def sources_under(self, prefix: str) -> dict[str, tuple[str, str]]:
+        """{source: (article id, content hash)} of the articles whose source starts with `prefix` (for sync)."""
+        return self._store.sources_under(prefix)
+
     def stats(self) -> LibraryStats:
         self._ensure_vectors()
         articles, chunks, sentences = self._store.counts()

@@ -428,12 +428,12 @@ class Store:
         columns = {row[1] for row in self.connection().execute("PRAGMA table_info(articles)")}
         return "author, site" if "author" in columns else "NULL, NULL"
 
-    def sources_under(self, prefix: str) -> dict[str, str]:
-        """{source: article id} of the articles whose source starts with `prefix` (a folder's files)."""
+    def sources_under(self, prefix: str) -> dict[str, tuple[str, str]]:
+        """{source: (article id, content hash)} of the articles whose source starts with `prefix`."""
         rows = self.connection().execute(
-            "SELECT source, id FROM articles WHERE substr(source, 1, ?) = ?", (len(prefix), prefix)
+            "SELECT source, id, content_hash FROM articles WHERE substr(source, 1, ?) = ?", (len(prefix), prefix)
         )
-        return {row[0]: row[1] for row in rows}
+        return {row[0]: (row[1], row[2]) for row in rows}
 
     def article_ids(self) -> set[str]:
         return {row[0] for row in self.connection().execute("SELECT id FROM articles")}
