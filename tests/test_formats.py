@@ -187,3 +187,19 @@ def test_a_text_file_whose_first_line_is_a_headline_is_titled_by_it() -> None:
     assert document.title == "Floods close the Rhine at Cologne"
     [sentence] = documents_from_bytes(b"The river rose.\nIt fell again.", name="river_notes.txt", source="r")
     assert sentence.title == "river notes"
+
+
+def test_questions_quote_word_and_german_sentences_whole(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> None:
+    docx_with_table(tmp_path / "memo.docx")
+    (tmp_path / "koeln.txt").write_text(
+        "Die Brücke in Köln\n\nDie Brücke in Köln wurde am 3. Oktober 1990 eröffnet. Sie ist 400 m lang und "
+        "verbindet z. B. die Altstadt mit Deutz.",
+        encoding="utf-8",
+    )
+    with Library.open(tmp_path / "library", embedder=embedder) as library:
+        library.add(read_sources([str(tmp_path / "memo.docx"), str(tmp_path / "koeln.txt")]))
+        crane = library.ask("How much did the crane cost?").quotes[0]
+        bridge = library.ask("Wann wurde die Brücke in Köln eröffnet?", reader=False).quotes[0]
+    assert crane.text == "The crane cost 2.4 million euros, paid by the port authority."
+    assert (crane.title, crane.author, crane.date) == ("Harbour Memo", "Jonas Berg", "2023-05-17")
+    assert bridge.text == "Die Brücke in Köln wurde am 3. Oktober 1990 eröffnet."
