@@ -148,7 +148,19 @@ def add(
             disable=not show_progress,
         ) as progress:
             task = progress.add_task("add", total=None)
-            report = opened.add(documents, errors=errors, progress=lambda done: progress.advance(task, done))
+            saved = [0]
+
+            def advance(done: int) -> None:
+                saved[0] += done
+                progress.advance(task, done)
+
+            try:
+                report = opened.add(documents, errors=errors, progress=advance)
+            except KeyboardInterrupt:
+                # `add` commits batch by batch: what was written before Ctrl-C stays, and the user should know how much.
+                progress.stop()
+                messages.print(f"Interrupted; the {saved[0]} article(s) saved before this point are kept.")
+                raise typer.Exit(130) from None
     from bot.reports import add_failed, add_summary, skipped_items
     from index.errors import UnsupportedSource
 

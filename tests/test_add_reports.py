@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from made_files import scan_pdf
@@ -62,3 +70,42 @@ def test_a_folder_with_only_unsupported_files_says_so_and_fails(tmp_path: Path) 
         "Added 0, replaced 0, unchanged 0, skipped 2: one.png (unsupported), two.xlsx (unsupported); 0 new chunk(s). "
         "Nothing was added: none of the files is of a kind quotebot reads."
     )
+
+
+def stored_articles(database: Path) -> int:
+    if not database.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+        try:
+            return int(connection.execute("SELECT count(*) FROM articles").fetchone()[0])
+        except sqlite3.OperationalError:  # the schema is not written yet
+            return 0
+
+
+def test_ctrl_c_during_an_add_says_how_many_articles_were_kept(tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for number in range(3000):
+        sentences = " ".join(f"Note {number} records the value {number * step} on day {step}." for step in range(12))
+        (folder / f"note-{number:04}.txt").write_text(sentences, encoding="utf-8")
+    library = tmp_path / "library"
+    database = library / "library.sqlite3"
+    environment = {**os.environ, "QUOTEBOT_LIBRARY": str(library), "PYTHONPATH": str(Path(__file__).parent.parent)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from bot.cli import main; main()", "add", str(folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None and stored_articles(database) == 0:
+        time.sleep(0.2)
+    assert process.poll() is None, "the add finished before it could be interrupted"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    found = re.search(r"Interrupted; the (\d+) article\(s\) saved before this point are kept\.", stderr)
+    assert found is not None, stderr
+    assert int(found.group(1)) == stored_articles(database) > 0
+    assert "Traceback" not in stderr
