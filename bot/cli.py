@@ -148,6 +148,17 @@ def add(
     library: LibraryOption = None,
     device: DeviceOption = None,
     json_output: JsonOption = False,
+    sync: Annotated[
+        bool,
+        typer.Option(
+            "--sync",
+            help="Make the library's articles from each FOLDER match it: new and changed files added, deleted ones "
+            "removed.",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With --sync: print what it would do, change nothing.")
+    ] = False,
 ) -> None:
     """Add articles, with a progress bar; a new --library folder is created (empty) for them.
 
@@ -156,10 +167,13 @@ def add(
 
     Examples:  quotebot add ~/saved-pages notes.md   ·   quotebot add https://example.org/story.html
     ·   quotebot add articles.jsonl  (one JSON object a line with "text" and optional "title", "url", "date")
+    ·   quotebot add --sync ~/saved-pages --dry-run
     """
+    if sync or dry_run:
+        _sync(sources, library=library, device=device, json_output=json_output, dry_run=dry_run, sync=sync)
+        return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from bot.formatting import add_summary
     from index.articles import read_sources
     from index.errors import SourceError
 
@@ -178,16 +192,60 @@ def add(
             disable=not show_progress,
         ) as progress:
             task = progress.add_task("add", total=None)
-            report = opened.add(documents, errors=errors, progress=lambda done: progress.advance(task, done))
+            saved = [0]
+
+            def advance(done: int) -> None:
+                saved[0] += done
+                progress.advance(task, done)
+
+            try:
+                report = opened.add(documents, errors=errors, progress=advance)
+            except KeyboardInterrupt:
+                # `add` commits batch by batch: what was written before Ctrl-C stays, and the user should know how much.
+                progress.stop()
+                messages.print(f"Interrupted; the {saved[0]} article(s) saved before this point are kept.")
+                raise typer.Exit(130) from None
+    from bot.reports import add_failed, add_summary, skipped_items
+    from index.errors import UnsupportedSource
+
     for error in errors:
-        messages.print(f"[red]error:[/red] {_markup_escape(str(error))}")
+        # An unsupported file in a folder is named in the summary; it needs no line of its own.
+        if not isinstance(error, UnsupportedSource):
+            messages.print(f"[red]error:[/red] {_markup_escape(str(error))}")
     if json_output:
-        print(json.dumps({**report.model_dump(), "errors": [str(error) for error in errors]}, indent=2))
-    elif summary := add_summary(report):
-        output.print(summary)
-    elif not errors:
-        output.print("Nothing to add: no readable files were found there.")
-    if errors:
+        payload = {**report.model_dump(), "errors": [str(error) for error in errors], "skipped": skipped_items(errors)}
+        print(json.dumps(payload, indent=2))
+    elif summary := add_summary(report, errors):
+        output.print(summary, markup=False)
+    if add_failed(report, errors):
+        raise typer.Exit(1)
+
+
+def _sync(
+    folders: list[str], *, library: Path | None, device: str | None, json_output: bool, dry_run: bool, sync: bool
+) -> None:
+    """`add --sync FOLDER...`: each folder's articles made to match it, or with --dry-run only the plan."""
+    from bot.reports import sync_summary
+    from index import SourceError, UnsupportedSource, sync_folder
+
+    if not sync:
+        raise typer.BadParameter(
+            "--dry-run goes with --sync: quotebot add --sync FOLDER --dry-run", param_hint="--dry-run"
+        )
+    errors: list[SourceError] = []
+    # Like add, a sync may create the library it names; a dry run changes nothing, so it never does.
+    with open_library(library, seed=False, device=device, create=not dry_run) as opened:
+        reports = [sync_folder(opened, Path(folder), dry_run=dry_run, errors=errors) for folder in folders]
+    for error in errors:
+        if not isinstance(error, UnsupportedSource):
+            messages.print(f"[red]error:[/red] {_markup_escape(str(error))}")
+    if json_output:
+        payload = {"syncs": [report.model_dump() for report in reports], "errors": [str(error) for error in errors]}
+        print(json.dumps(payload, indent=2))
+    else:
+        for report in reports:
+            output.print(sync_summary(report, errors), markup=False)
+    if any(not isinstance(error, UnsupportedSource) for error in errors):
         raise typer.Exit(1)
 
 
@@ -503,6 +561,10 @@ def _configure_logging(*, telegram: bool = False) -> None:
             handler.addFilter(_own_lines)
     for noisy in ("httpx", "sentence_transformers", "transformers", "faiss"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # The readers' libraries log what they made of a page or a PDF ("discarding data", "empty HTML tree"); the
+    # reader reports what matters as one line per source, so theirs are only for QUOTEBOT_DEBUG.
+    for reader in ("trafilatura", "htmldate", "courlan", "justext", "pdfminer", "charset_normalizer", "docx"):
+        logging.getLogger(reader).setLevel(level if level == logging.DEBUG else logging.CRITICAL)
 
 
 def _wants_json(arguments: list[str]) -> bool:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from index.models import AddReport, Answer, ArticleSummary, Quote
+from index.models import Answer, ArticleSummary, Quote
 
 __all__ = [
     "NOT_FOUND_HTML",
@@ -26,6 +26,7 @@ __all__ = [
     "answer_to_html",
     "answer_to_rich",
     "answer_to_text",
+    "citation_details",
     "context_to_html",
     "escape",
     "sources_to_html",
@@ -129,8 +130,27 @@ def _cut(text: str, start: int, budget: int) -> int:
     return hard
 
 
+def citation_details(date: str | None, author: str | None) -> str:
+    """ ", 12 Sep 2015, Clara Hoffmann" after a quote's title: the article's date (ISO dates written out) and
+    author, each when known; "" when neither is."""
+    parts = [_readable_date(date) if date else "", " ".join((author or "").split())[:_TITLE_LIMIT]]
+    return "".join(f", {part}" for part in parts if part)
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+
+
+def _readable_date(date: str) -> str:
+    found = _ISO_DATE.match(date.strip())
+    if not found or not 1 <= int(found.group(2)) <= 12:
+        return date.strip()[:40]
+    return f"{int(found.group(3))} {_MONTHS[int(found.group(2)) - 1]} {found.group(1)}"
+
+
 def _attribution(title: str, url: str | None, suffix: str = "") -> tuple[str, str]:
-    """The "— Title" line under a quote, as (html, plain text); the title links to the article's URL."""
+    """The "— Title" line under a quote, as (html, plain text); the title links to the article's URL. `suffix`
+    follows the title: the citation's details and a part number."""
     shown = _shorten(title.strip() or "untitled article", _TITLE_LIMIT)
     plain = f"— {shown}{suffix}"
     if url:
@@ -145,12 +165,18 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def _quote_blocks(
-    text: str, marks: Sequence[_Mark], title: str, url: str | None, limit: int, heading: str = ""
+    text: str,
+    marks: Sequence[_Mark],
+    title: str,
+    url: str | None,
+    limit: int,
+    heading: str = "",
+    details: str = "",
 ) -> list[_Block]:
     """One quote as blocks: a blockquote and its attribution, cut into parts when too long for a message."""
     head_html = f"{escape(heading)}\n" if heading else ""
     head_length = telegram_length(heading) + 1 if heading else 0
-    whole_html, whole_plain = _attribution(title, url)
+    whole_html, whole_plain = _attribution(title, url, details)
     whole = _Block(
         f"{head_html}<blockquote>{_marked_html(text, marks)}</blockquote>\n{whole_html}",
         head_length + telegram_length(text) + 1 + telegram_length(whole_plain),
@@ -158,7 +184,7 @@ def _quote_blocks(
     if whole.length <= limit:
         return [whole]
     # The longest attribution a part can get, so that every part fits whatever its number.
-    _, widest = _attribution(title, url, " (part 9999/9999)")
+    _, widest = _attribution(title, url, f"{details} (part 9999/9999)")
     budget = limit - head_length - 1 - telegram_length(widest)
     if budget < 1:
         raise ValueError(f"a message limit of {limit} leaves no room for a quote")
@@ -168,7 +194,7 @@ def _quote_blocks(
     total = len(cuts) - 1
     blocks = []
     for number, (start, end) in enumerate(itertools.pairwise(cuts), start=1):
-        part_html, part_plain = _attribution(title, url, f" (part {number}/{total})")
+        part_html, part_plain = _attribution(title, url, f"{details} (part {number}/{total})")
         body = _marked_html(text[start:end], _clip(marks, start, end))
         blocks.append(
             _Block(
@@ -221,7 +247,13 @@ def answer_to_html(
         block
         for quote in answer.quotes[first:last]
         for block in _quote_blocks(
-            quote.text, _answer_marks(quote, quote.start), quote.title, quote.url, limit, heading=_hedge(quote)
+            quote.text,
+            _answer_marks(quote, quote.start),
+            quote.title,
+            quote.url,
+            limit,
+            heading=_hedge(quote),
+            details=citation_details(quote.date, quote.author),
         )
     ]
     return _pack(blocks, limit) if blocks else ["No more quotes for this question."]
@@ -241,7 +273,15 @@ def context_to_html(context: Quote, quote: Quote, *, limit: int = TELEGRAM_MESSA
     if context.article_id == quote.article_id and context.start <= quote.start <= quote.end <= context.end:
         marks.append(_Mark(quote.start - context.start, quote.end - context.start, "u"))
         marks.extend(_answer_marks(quote, context.start))
-    blocks = _quote_blocks(context.text, marks, context.title, context.url, limit, heading="Context:")
+    blocks = _quote_blocks(
+        context.text,
+        marks,
+        context.title,
+        context.url,
+        limit,
+        heading="Context:",
+        details=citation_details(context.date, context.author),
+    )
     return _pack(blocks, limit)
 
 
@@ -284,6 +324,7 @@ def answer_to_rich(answer: Answer, *, first: int = 0, count: int | None = None) 
         credit = Text()
         credit.append("  — ", style="dim")
         credit.append(title, style=f"bold link {quote.url}" if quote.url else "bold")
+        credit.append(citation_details(quote.date, quote.author))
         credit.append(f" ({quote.url or quote.source})", style="dim")
         if quote.confidence is not None:
             credit.append(f" · {quote.confidence:.0%} sure", style="dim")
@@ -301,17 +342,7 @@ def answer_to_text(answer: Answer, *, first: int = 0, count: int | None = None) 
         if quote.answer is not None:
             lines.append(f"Answer: {quote.answer.text}")
         lines.append(quote.text)
-        lines.append(f"  — {quote.title.strip() or 'untitled article'} ({quote.url or quote.source})")
+        details = citation_details(quote.date, quote.author)
+        lines.append(f"  — {quote.title.strip() or 'untitled article'}{details} ({quote.url or quote.source})")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
-
-
-def add_summary(report: AddReport) -> str | None:
-    """ "Added 2, replaced 1, unchanged 0 article(s); 9 new chunk(s)." or None when no input reached the library
-    (every one failed), so that a failed add never reads like a successful one."""
-    if not (report.added or report.replaced or report.unchanged):
-        return None
-    return (
-        f"Added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)} "
-        f"article(s); {report.chunks} new chunk(s)."
-    )

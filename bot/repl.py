@@ -17,9 +17,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from bot.formatting import add_summary, answer_to_rich
+from bot.formatting import answer_to_rich
+from bot.reports import add_summary
 from index.articles import read_sources
-from index.errors import QuotebotError, SourceError
+from index.errors import QuotebotError, SourceError, UnsupportedSource
 from index.library import Library
 from index.models import Answer
 
@@ -114,12 +115,11 @@ class Session:
         with self.console.status("Adding …"):
             report = self.library.add(read_sources([source], errors=errors), errors=errors)
         for error in errors:
-            self.console.print(f"[red]error:[/red] {escape(str(error))}")
-        summary = add_summary(report)
+            if not isinstance(error, UnsupportedSource):
+                self.console.print(f"[red]error:[/red] {escape(str(error))}")
+        summary = add_summary(report, errors)
         if summary:
-            self.console.print(summary)
-        elif not errors:
-            self.console.print("Nothing to add: no readable files were found there.")
+            self.console.print(summary, markup=False)
 
     def sources(self, argument: str) -> None:
         summaries = self.library.articles()

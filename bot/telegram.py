@@ -370,9 +370,9 @@ async def help_command(update: Update, context: Context) -> None:
     if state.settings.is_admin(user.id if user else None):
         lines += [
             "",
-            "As an admin: <code>/add URL</code>, or send a file (.txt, .md, .html, .json, .jsonl; up to 20 MB) "
-            "here, or in a group with the caption <code>/add</code>, to add articles; <code>/remove ID</code> "
-            "to remove one.",
+            "As an admin: <code>/add URL</code>, or send a file (.pdf, .docx, .epub, .txt, .md, .html, .json, "
+            ".jsonl; up to 20 MB) here, or in a group with the caption <code>/add</code>, to add articles; "
+            "<code>/remove ID</code> to remove one.",
         ]
     await message.reply_text("\n".join(lines))
 

@@ -19,6 +19,7 @@ from index.errors import (
     QuotebotError,
     ReadOnlyLibrary,
     SourceError,
+    UnsupportedSource,
 )
 from index.library import Library
 from index.models import (
@@ -27,10 +28,12 @@ from index.models import (
     Article,
     ArticleSummary,
     Document,
+    Duplicate,
     LibraryStats,
     Quote,
     ShortAnswer,
 )
+from index.syncing import SyncPlan, SyncReport, sync_folder
 
 __all__ = [
     "AddReport",
@@ -43,6 +46,7 @@ __all__ = [
     "DeviceUnavailable",
     "DiskFull",
     "Document",
+    "Duplicate",
     "EmbedderMismatch",
     "InvalidQuestion",
     "Library",
@@ -56,6 +60,10 @@ __all__ = [
     "ReadOnlyLibrary",
     "ShortAnswer",
     "SourceError",
+    "SyncPlan",
+    "SyncReport",
+    "UnsupportedSource",
     "available_devices",
     "default_embedder",
+    "sync_folder",
 ]

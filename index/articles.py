@@ -15,16 +15,20 @@ from collections.abc import Callable, Iterable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from index.errors import SourceError
+from index.errors import SourceError, UnsupportedSource
 from index.fetching import FetchPolicy, download
+from index.formats import BINARY_SUFFIXES, kind_of
+from index.formats.titles import headline
+from index.formats.web import without_furniture
 from index.models import Document
 
 __all__ = ["SUFFIXES", "documents_from_bytes", "is_url", "read_sources", "storable"]
 
 logger = logging.getLogger(__name__)
 
-SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
+SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", *BINARY_SUFFIXES)
 MAX_SOURCE_BYTES = 200 * 1024 * 1024
 _CHAOS_TOLERANCE = 15.0
 _URL = re.compile(r"^https?://", re.IGNORECASE)
@@ -59,9 +63,16 @@ def read_sources(
         for reader in _readers(item, policy):
             try:
                 documents = reader(errors)
+            except UnsupportedSource as error:
+                # A folder's photos and spreadsheets are skipped; only a caller that keeps a report hears of them.
+                if errors is not None:
+                    errors.append(error)
+                continue
             except SourceError as error:
                 if errors is None:
                     raise
+                if error.item is None:
+                    error.item = _shown(Path(item)) if not is_url(item) else item
                 errors.append(error)
                 continue
             yield from documents
@@ -82,11 +93,12 @@ def _readers(item: str, policy: FetchPolicy) -> Iterator[_Reader]:
         files = sorted(
             candidate
             for candidate in path.rglob("*")
-            if candidate.is_file()
-            and candidate.suffix.lower() in SUFFIXES
-            and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
+            if candidate.is_file() and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
         )
         for file in files:
+            if file.suffix.lower() not in SUFFIXES:
+                yield functools.partial(_unsupported, file)
+                continue
             # A link inside the folder to a file outside it (a home directory, /etc) is not read: adding a folder
             # adds what is in it.
             if not file.resolve().is_relative_to(root):
@@ -103,6 +115,15 @@ def _readers(item: str, policy: FetchPolicy) -> Iterator[_Reader]:
 
 def _refuse(message: str, _: list[SourceError] | None) -> list[Document]:
     raise SourceError(message)
+
+
+def _unsupported(file: Path, _: list[SourceError] | None) -> list[Document]:
+    raise UnsupportedSource(
+        f"{_shown(file)!r} was skipped: quotebot does not read {file.suffix or 'suffix-less'} files; add "
+        f"{', '.join(SUFFIXES)} files",
+        item=_shown(Path(file.name)),
+        reason="unsupported",
+    )
 
 
 def _shown(path: Path) -> str:
@@ -123,44 +144,84 @@ def _read_file(path: Path, errors: list[SourceError] | None = None) -> list[Docu
         data = path.read_bytes()
     except OSError as error:
         raise SourceError(f"cannot read {_shown(path)!r} ({error.strerror}); check its permissions") from error
-    return documents_from_bytes(data, name=_shown(Path(path.name)), source=_shown(path.resolve()), errors=errors)
+    name = _shown(Path(path.name))
+    try:
+        return documents_from_bytes(data, name=name, source=_shown(path.resolve()), errors=errors)
+    except SourceError as error:
+        error.item = error.item or name
+        raise
 
 
 def _read_url(url: str, policy: FetchPolicy, errors: list[SourceError] | None = None) -> list[Document]:
     fetched = download(url, policy)
-    name = {
-        "text/plain": "page.txt",
-        "text/markdown": "page.md",
-        "application/json": "page.json",
-        "application/x-ndjson": "page.jsonl",
-        "application/jsonl": "page.jsonl",
-    }.get(fetched.content_type, "page.html")
-    return documents_from_bytes(fetched.body, name=name, source=fetched.url, errors=errors)
+    # The kind comes from the bytes and the Content-Type (formats.sniffing); the URL's last part only names it.
+    name = Path(urlsplit(fetched.url).path).name or "page"
+    return documents_from_bytes(
+        fetched.body, name=name, source=fetched.url, errors=errors, content_type=fetched.content_type or "unknown"
+    )
 
 
 def documents_from_bytes(
-    data: bytes, *, name: str, source: str, errors: list[SourceError] | None = None
+    data: bytes,
+    *,
+    name: str,
+    source: str,
+    errors: list[SourceError] | None = None,
+    content_type: str | None = None,
 ) -> list[Document]:
-    """Documents from the bytes of one file; `name`'s suffix picks the reader.
+    """Documents from the bytes of one file (or a download with its `content_type`); the kind is read from the
+    magic bytes, then the Content-Type, then `name`'s suffix (formats.sniffing).
 
     With `errors`, a bad record of a JSON or JSON Lines file (a bad line of JSON Lines) is appended there and the
     others are still read; without, it raises.
     """
-    suffix = Path(name).suffix.lower()
-    if suffix and suffix not in SUFFIXES:
-        raise SourceError(f"{name!r} is not a supported kind of file; add {', '.join(SUFFIXES)} files")
-    text = decode(data, name=name)
+    kind = kind_of(data, name=name, content_type=content_type)
     reported = len(errors) if errors is not None else 0
-    if suffix in (".html", ".htm"):
-        documents = [_from_html(text, source=source, name=name)]
-    elif suffix in (".json", ".jsonl"):
-        documents = _from_records(text, source=source, name=name, lines=suffix == ".jsonl", errors=errors)
+    if kind in ("pdf", "docx", "epub"):
+        document = _from_binary(kind, data, name=name, source=source)
+        documents = [document.model_copy(update={"url": source}) if is_url(source) else document]
     else:
-        documents = [Document(text=text, source=source, title=_text_title(text, name=name, markdown=suffix != ".txt"))]
+        text = decode(data, name=name)
+        if kind == "html":
+            documents = [_from_html(text, source=source, name=name)]
+        elif kind in ("json", "jsonl"):
+            documents = _from_records(text, source=source, name=name, lines=kind == "jsonl", errors=errors)
+        elif kind == "markdown":
+            documents = [_from_markdown(text, source=source, name=name)]
+        else:
+            documents = [Document(text=text, source=source, title=_text_title(text, name=name, markdown=False))]
     kept = [document for document in documents if document.text.strip()]
     if not kept and not (errors is not None and len(errors) > reported):
-        raise SourceError(f"{name!r} holds no text; check that it is the file you meant")
+        raise SourceError(f"{name!r} holds no text; check that it is the file you meant", item=name, reason="no text")
     return kept
+
+
+def _from_binary(kind: str, data: bytes, *, name: str, source: str) -> Document:
+    if kind == "pdf":
+        from index.formats.pdf import document_from_pdf
+
+        return document_from_pdf(data, name=name, source=source)
+    if kind == "docx":
+        from index.formats.word import document_from_docx
+
+        return document_from_docx(data, name=name, source=source)
+    from index.formats.epub import document_from_epub
+
+    return document_from_epub(data, name=name, source=source)
+
+
+def _from_markdown(text: str, *, source: str, name: str) -> Document:
+    from index.formats.markdown import markdown_text
+
+    parsed = markdown_text(text)
+    title = parsed.fields.get("title") or parsed.heading or _text_title(parsed.text, name=name, markdown=False)
+    return Document(
+        text=parsed.text,
+        source=source,
+        title=title[:200],
+        date=parsed.fields.get("date"),
+        author=parsed.fields.get("author"),
+    )
 
 
 def decode(data: bytes, *, name: str) -> str:
@@ -168,7 +229,11 @@ def decode(data: bytes, *, name: str) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if b"\x00" in data[:8192]:
-        raise SourceError(f"{name!r} is a binary file, not text; add .txt, .md, .html or .json files")
+        raise SourceError(
+            f"{name!r} is a binary file, not text; add .pdf, .docx, .epub, .txt, .md, .html or .json files",
+            item=name,
+            reason="binary",
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -192,6 +257,9 @@ def _text_title(text: str, *, name: str, markdown: bool) -> str:
         heading = _HEADING.search(text)
         if heading:
             return heading.group(1).strip()[:200]
+    first = headline(text)
+    if first:
+        return first[:200]
     stem = Path(name).stem
     if stem and stem not in ("page", "upload"):
         return re.sub(r"[_-]+", " ", stem).strip()
@@ -216,9 +284,24 @@ def _from_html(html: str, *, source: str, name: str) -> Document:
     if not text.strip():
         # Broken or unusual markup: fall back to all visible text rather than nothing.
         text = trafilatura.html2txt(html) or _visible_text(html)
+    author = _metadata_text(data.get("author"))
+    text = without_furniture(text)
     title = data.get("title") or _text_title(text, name=name, markdown=False)
     url = data.get("url") or (source if is_url(source) else None)
-    return Document(text=text, source=source, title=str(title)[:200], url=url, date=data.get("date"))
+    return Document(
+        text=text,
+        source=source,
+        title=str(title)[:200],
+        url=url,
+        date=data.get("date"),
+        author=author,
+        site=_metadata_text(data.get("sitename")),
+    )
+
+
+def _metadata_text(value: Any) -> str | None:
+    cleaned = " ".join(str(value or "").split())[:200]
+    return cleaned or None
 
 
 class _TextCollector(HTMLParser):
@@ -269,6 +352,7 @@ def _from_records(
                 except SourceError as error:
                     if errors is None:
                         raise
+                    error.item, error.reason = f"{name} line {number}", "not valid JSON"
                     errors.append(error)
     else:
         loaded = _load_json(text, name=name, where="")
@@ -281,6 +365,7 @@ def _from_records(
         except SourceError as error:
             if errors is None:
                 raise
+            error.item, error.reason = f"{name} {'line' if lines else 'record'} {number}", 'no "text"'
             errors.append(error)
     return documents
 

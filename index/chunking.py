@@ -28,11 +28,33 @@ _LAST_SPACE = re.compile(r".*\s", re.DOTALL)
 
 _LINE = re.compile(r"[^\r\n]+")
 # BlingFire splits after honorifics and initials ("Mr. J. R. R. Tolkien"); a split right after one of these
-# is undone.
+# is undone. Besides English: German (z. B., bzw., Nr., Str.), French (Mme, Mlle, av.) and Spanish (Sra., Dña.,
+# Ud.) abbreviations that BlingFire, trained on English, does not know.
 _NO_BREAK_AFTER = re.compile(
     r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Mt|Gen|Col|Lt|Sgt|Capt|Gov|Sen|Rep|Rev|Hon|No|Vol|Fig|vs|etc|Inc|"
-    r"Ltd|Co|Corp|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.|(?<![\w.])[A-Z]\.)$"
+    r"Ltd|Co|Corp|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|"
+    r"bzw|ca|usw|vgl|ggf|evtl|inkl|bzgl|zzgl|Nr|Str|str|Jh|Jhd|Abs|Art|Bd|Hrsg|Tel|Fa|med|phil|Dipl|Ing|"
+    r"Mme|Mlle|Mmes|Mgr|MM|av|bd|env|cf|chap|Sra|Srta|Sres|Sras|Dña|Dª|Ud|Uds|Vd|Vds|Lic|Arq|pág|núm|aprox|"
+    r"Avda|Excmo|Excma|Ilmo|Ilma|Sto|Sta)\.|(?<![\w.])[A-Z]\.|(?<![\w.])[a-zäöü]\.)$"
 )
+# "am 3. Oktober", "im 19. Jahrhundert", "die 3. größte Stadt": a number and a full stop that is a German
+# ordinal, not a sentence's end.
+_ORDINAL_NUMBER = re.compile(
+    r"(?:^|[\s(])(?:(am|vom|zum|bis|ab|seit|im|den|dem|der|des|die|das|zur|beim)\s+)?\d{1,3}\.$"
+)
+_ORDINAL_FOLLOWER = re.compile(
+    r"^(?:Januar|Jänner|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember|"
+    r"Jahrhunderts?|Jh\.|Jahrtausends?|Geburtstag|Jahrestag|Mal|Platz|Stock|Etage|Klasse|Runde|Spieltag|Sitzung|"
+    r"Auflage|Ausgabe|Kapitel|Lauf|Liga|Bundesliga)\b|^[a-zäöüß]"
+)
+
+
+def _ordinal(previous: str, following: str) -> bool:
+    """True when `previous` ends with a German ordinal ("am 3.") that `following` continues ("Oktober ...")."""
+    number = _ORDINAL_NUMBER.search(previous)
+    if number is None:
+        return False
+    return number.group(1) is not None or bool(_ORDINAL_FOLLOWER.match(following.lstrip()))
 
 
 def sentence_spans(text: str, *, max_characters: int = MAX_SENTENCE_CHARACTERS) -> list[tuple[int, int]]:
@@ -58,7 +80,13 @@ def _segment(line_text: str) -> list[tuple[int, int]]:
     boundaries = [0]
     for begin, _ in offsets[1:]:
         previous = line_text[boundaries[-1] : begin].strip()
-        if begin > boundaries[-1] and previous and not _NO_BREAK_AFTER.search(previous):
+        following = line_text[begin : begin + 40]
+        if (
+            begin > boundaries[-1]
+            and previous
+            and not _NO_BREAK_AFTER.search(previous)
+            and not _ordinal(previous, following)
+        ):
             boundaries.append(begin)
     boundaries.append(len(line_text))
     spans = []

@@ -3,6 +3,7 @@
     QuotebotError
     ├── InvalidQuestion       empty or over-long question
     ├── SourceError           a file, folder or URL that cannot be read as articles
+    │   └── UnsupportedSource a file in a folder of a kind quotebot does not read (skipped, not a failure)
     ├── LibraryError          the library folder itself
     │   ├── NotALibrary       a folder that holds something else (left untouched)
     │   ├── LibraryNotFound   a library folder named explicitly that does not exist (a typo?)
@@ -35,6 +36,7 @@ __all__ = [
     "QuotebotError",
     "ReadOnlyLibrary",
     "SourceError",
+    "UnsupportedSource",
 ]
 
 
@@ -47,7 +49,20 @@ class InvalidQuestion(QuotebotError):
 
 
 class SourceError(QuotebotError):
-    """A source (file, folder, URL, record) cannot be read as articles."""
+    """A source (file, folder, URL, record) cannot be read as articles.
+
+    `item` names the source (a file name, a URL, "records.jsonl line 3") and `reason` says in a few words why
+    ("no text layer"), for a batch's summary; the message says it in full, with how to fix it.
+    """
+
+    def __init__(self, message: str, *, item: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.item = item
+        self.reason = reason
+
+
+class UnsupportedSource(SourceError):
+    """A file met in a folder is of a kind quotebot does not read; it is skipped and reported, not a failure."""
 
 
 class LibraryError(QuotebotError):

@@ -22,6 +22,7 @@ from index import lexical, marking
 from index.answer import ScoredSentence, Scoring, rank_sentences
 from index.articles import read_sources, storable
 from index.chunking import ChunkSpan, chunk_spans, sentence_spans
+from index.duplicates import MIN_WORDS, NEAR_DUPLICATE, Fingerprint, fingerprint, similarity
 from index.embedding import Embedder, default_embedder
 from index.errors import (
     AmbiguousArticleId,
@@ -31,7 +32,17 @@ from index.errors import (
     LibraryNotFound,
     SourceError,
 )
-from index.models import AddReport, Answer, Article, ArticleSummary, Document, LibraryStats, Quote, ShortAnswer
+from index.models import (
+    AddReport,
+    Answer,
+    Article,
+    ArticleSummary,
+    Document,
+    Duplicate,
+    LibraryStats,
+    Quote,
+    ShortAnswer,
+)
 from index.quoting import DEFAULT_QUOTE_CHARACTERS, window
 from index.reader import BUNDLED_READER, Passage, load_reader
 from index.search import Retrieval, retrieve
@@ -66,6 +77,7 @@ class _Tally:
     added: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
     chunks: int = 0
     unsaved: bool = False
     saved_at: float = field(default_factory=time.monotonic)
@@ -79,6 +91,7 @@ class _Prepared:
     replaces: str | None
     sentences: list[tuple[int, int]]
     chunks: list[ChunkSpan]
+    fingerprint: Fingerprint
 
 
 class Library:
@@ -203,7 +216,12 @@ class Library:
                 # The same source twice in one call: the later text wins, so write the earlier first.
                 self._flush(pending, tally, progress)
                 pending = []
-            prepared = self._prepare(document, seen_hashes)
+            prepared = self._prepare(document, seen_hashes, pending)
+            if isinstance(prepared, Duplicate):
+                tally.duplicates.append(prepared)
+                if progress:
+                    progress(1)
+                continue
             if isinstance(prepared, str):
                 tally.unchanged.append(prepared)
                 if progress:
@@ -215,7 +233,13 @@ class Library:
                 self._flush(pending, tally, progress)
                 pending = []
         self._flush(pending, tally, progress, last=True)
-        return AddReport(added=tally.added, replaced=tally.replaced, unchanged=tally.unchanged, chunks=tally.chunks)
+        return AddReport(
+            added=tally.added,
+            replaced=tally.replaced,
+            unchanged=tally.unchanged,
+            chunks=tally.chunks,
+            duplicates=tally.duplicates,
+        )
 
     def _flush(
         self, batch: list[_Prepared], tally: _Tally, progress: Callable[[int], None] | None, *, last: bool = False
@@ -236,11 +260,19 @@ class Library:
                 tally.unsaved = False
                 tally.saved_at = time.monotonic()
 
-    def _prepare(self, document: Document, seen_hashes: dict[str, str]) -> _Prepared | str:
+    def _prepare(
+        self, document: Document, seen_hashes: dict[str, str], pending: Sequence[_Prepared]
+    ) -> _Prepared | Duplicate | str:
         # A Document made by any caller may hold lone surrogates (pydantic checks only `source`), which cannot be
         # stored as UTF-8: each becomes "?" before the article gets an id, in every field.
         fields = {"text": document.text, "source": document.source, "title": document.title}
-        fields.update({name: value for name, value in (("url", document.url), ("date", document.date)) if value})
+        optional = (
+            ("url", document.url),
+            ("date", document.date),
+            ("author", document.author),
+            ("site", document.site),
+        )
+        fields.update({name: value for name, value in optional if value})
         cleaned = {name: storable(value) for name, value in fields.items()}
         if cleaned != fields:
             document = document.model_copy(update=cleaned)
@@ -251,6 +283,11 @@ class Library:
         same_text, same_source = self._store.find(source=document.source, content_hash=content_hash)
         if same_text is not None:
             return same_text
+        marks = fingerprint(text)
+        if same_source is None and marks.words >= MIN_WORDS:
+            duplicate = self._near_duplicate(document, marks, pending)
+            if duplicate is not None:
+                return duplicate
         sentences = sentence_spans(text)
         return _Prepared(
             document=document,
@@ -259,7 +296,29 @@ class Library:
             replaces=same_source,
             sentences=sentences,
             chunks=chunk_spans(sentences),
+            fingerprint=marks,
         )
+
+    def _near_duplicate(self, document: Document, marks: Fingerprint, pending: Sequence[_Prepared]) -> Duplicate | None:
+        """The article (stored, or waiting in this add) whose text is nearly `document`'s, if there is one."""
+        bands = set(marks.bands)
+        candidates: list[tuple[str, str, Fingerprint]] = [
+            (item.article_id, item.document.title or item.document.source, item.fingerprint)
+            for item in pending
+            if item.fingerprint.words >= MIN_WORDS and bands.intersection(item.fingerprint.bands)
+        ]
+        for article_id in self._store.band_matches(marks.bands):
+            article = self._store.article(article_id)
+            other = fingerprint(article.text)
+            if other.words >= MIN_WORDS:
+                candidates.append((article.id, article.title, other))
+        for article_id, title, other in candidates:
+            score = similarity(marks, other)
+            if score >= NEAR_DUPLICATE:
+                return Duplicate(
+                    source=document.source, duplicate_of=article_id, title=title, similarity=round(score, 3)
+                )
+        return None
 
     def _write(
         self,
@@ -297,8 +356,11 @@ class Library:
                     date=item.document.date,
                     content_hash=item.content_hash,
                     added_at=now(),
+                    author=item.document.author,
+                    site=item.document.site,
                 )
                 new_ids.extend(self._store.insert_article(connection, article, chunks))
+                self._store.insert_bands(connection, article.id, item.fingerprint.bands)
                 new_vectors.extend(chunk.vector for chunk in chunks)
                 written.append(item)
         self._vectors.remove(np.array(removed, dtype=np.int64))
@@ -353,6 +415,10 @@ class Library:
             shown = ", ".join(matches[:3]) + (", ..." if len(matches) > 3 else "")
             raise AmbiguousArticleId(f"{article_id!r} starts more than one article's id ({shown}); give more of the id")
         return matches[0]
+
+    def sources_under(self, prefix: str) -> dict[str, tuple[str, str]]:
+        """{source: (article id, content hash)} of the articles whose source starts with `prefix` (for sync)."""
+        return self._store.sources_under(prefix)
 
     def stats(self) -> LibraryStats:
         self._ensure_vectors()
@@ -453,6 +519,7 @@ class Library:
                 else None
             )
             text, start, answer = self._bounded(text, start, answer)
+            date, author = self._store.article_details(sentence.article_id)
             quotes.append(
                 Quote(
                     text=text,
@@ -466,6 +533,8 @@ class Library:
                     answer=answer,
                     confidence=round(probability, 4),
                     weak=probability < self.scoring.weak_threshold,
+                    date=date,
+                    author=author,
                 )
             )
         return Answer(question=question, found=True, quotes=quotes, confidence=confidence)
@@ -518,6 +587,7 @@ class Library:
         quotes = []
         for (title, source, url, text), item, answer in zip(slices, items, answers, strict=True):
             text, start, answer = self._bounded(text, item.sentence.start, answer)
+            date, author = self._store.article_details(item.sentence.article_id)
             quotes.append(
                 Quote(
                     text=text,
@@ -529,6 +599,8 @@ class Library:
                     url=url,
                     score=round(item.score, 4),
                     answer=answer,
+                    date=date,
+                    author=author,
                 )
             )
         return quotes

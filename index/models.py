@@ -16,6 +16,7 @@ __all__ = [
     "Article",
     "ArticleSummary",
     "Document",
+    "Duplicate",
     "LibraryStats",
     "Quote",
     "ShortAnswer",
@@ -48,6 +49,9 @@ class Document(_Frozen):
     title: str = ""
     url: str | None = None
     date: str | None = None
+    author: str | None = None
+    # The publication a web page belongs to ("The Guardian"), when its metadata names one.
+    site: str | None = None
 
 
 class Article(_Frozen):
@@ -61,6 +65,8 @@ class Article(_Frozen):
     date: str | None = None
     content_hash: str
     added_at: str
+    author: str | None = None
+    site: str | None = None
 
 
 class ArticleSummary(_Frozen):
@@ -73,6 +79,7 @@ class ArticleSummary(_Frozen):
     date: str | None = None
     chunks: int
     characters: int
+    author: str | None = None
 
 
 class ShortAnswer(_Frozen):
@@ -95,6 +102,9 @@ class Quote(_Frozen):
     url: str | None = None
     score: float
     answer: ShortAnswer | None = None
+    # The article's date and author, for the citation under the quote ("— Title, 12 Sep 2015, Author").
+    date: str | None = None
+    author: str | None = None
     # The calibrated probability that this quote answers the question (the reader's blend), when a reader read it.
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     # True when the confidence is below the "sure" threshold: front ends say "Possibly" instead of stating it.
@@ -123,6 +133,15 @@ class Answer(_Frozen):
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
+class Duplicate(_Frozen):
+    """A source whose text is nearly that of an article already in the library; it was not added again."""
+
+    source: str
+    duplicate_of: str = Field(description="the id of the article it repeats")
+    title: str = Field(description="that article's title")
+    similarity: float = Field(ge=0.0, le=1.0)
+
+
 class AddReport(_Frozen):
     """What one `add` did, article ids per outcome."""
 
@@ -130,6 +149,7 @@ class AddReport(_Frozen):
     replaced: list[str] = Field(default_factory=list)
     unchanged: list[str] = Field(default_factory=list)
     chunks: int = 0
+    duplicates: list[Duplicate] = Field(default_factory=list)
 
 
 class LibraryStats(_Frozen):

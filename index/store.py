@@ -81,7 +81,9 @@ CREATE TABLE IF NOT EXISTS articles (
     date TEXT,
     text TEXT NOT NULL,
     content_hash TEXT NOT NULL,
-    added_at TEXT NOT NULL
+    added_at TEXT NOT NULL,
+    author TEXT,
+    site TEXT
 );
 CREATE INDEX IF NOT EXISTS articles_by_hash ON articles(content_hash);
 CREATE TABLE IF NOT EXISTS chunks (
@@ -104,6 +106,10 @@ CREATE TABLE IF NOT EXISTS sentences (
 );
 CREATE INDEX IF NOT EXISTS sentences_by_chunk ON sentences(chunk_id);
 CREATE INDEX IF NOT EXISTS sentences_by_article ON sentences(article_id, position);
+-- MinHash bands of each article's words (index/duplicates.py), to find a near-duplicate among them at add time.
+CREATE TABLE IF NOT EXISTS article_bands (value INTEGER NOT NULL, article_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS article_bands_by_value ON article_bands(value);
+CREATE INDEX IF NOT EXISTS article_bands_by_article ON article_bands(article_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_text USING fts5(text, tokenize = 'porter unicode61 remove_diacritics 2');
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_terms USING fts5vocab(chunk_text, 'row');
 """
@@ -171,6 +177,7 @@ class Store:
         try:
             with connection:
                 connection.executescript(_SCHEMA)
+                _add_detail_columns(connection)
                 connection.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0')")
         except sqlite3.DatabaseError as error:
             self.close()
@@ -318,7 +325,8 @@ class Store:
 
     def insert_article(self, connection: sqlite3.Connection, article: Article, chunks: Sequence[NewChunk]) -> list[int]:
         connection.execute(
-            "INSERT INTO articles(id, source, title, url, date, text, content_hash, added_at) VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO articles(id, source, title, url, date, text, content_hash, added_at, author, site)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
                 article.id,
                 article.source,
@@ -328,6 +336,8 @@ class Store:
                 article.text,
                 article.content_hash,
                 article.added_at,
+                article.author,
+                article.site,
             ),
         )
         chunk_ids = []
@@ -356,21 +366,38 @@ class Store:
         connection.executemany("DELETE FROM chunk_text WHERE rowid = ?", [(chunk_id,) for chunk_id in chunk_ids])
         connection.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
         connection.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+        connection.execute("DELETE FROM article_bands WHERE article_id = ?", (article_id,))
         connection.execute("DELETE FROM articles WHERE id = ?", (article_id,))
         return chunk_ids
+
+    def insert_bands(self, connection: sqlite3.Connection, article_id: str, bands: Sequence[int]) -> None:
+        connection.executemany(
+            "INSERT INTO article_bands(value, article_id) VALUES (?, ?)", [(band, article_id) for band in bands]
+        )
+
+    def band_matches(self, bands: Sequence[int]) -> list[str]:
+        """Ids of the articles that share at least one MinHash band with `bands`, most shared first."""
+        marks = ",".join("?" * len(bands))
+        rows = self.connection().execute(
+            f"SELECT article_id, count(*) AS shared FROM article_bands WHERE value IN ({marks})"
+            " GROUP BY article_id ORDER BY shared DESC LIMIT 20",
+            list(bands),
+        )
+        return [row[0] for row in rows]
 
     def article(self, article_id: str) -> Article:
         row = (
             self.connection()
             .execute(
-                "SELECT id, text, source, title, url, date, content_hash, added_at FROM articles WHERE id = ?",
+                f"SELECT id, text, source, title, url, date, content_hash, added_at, {self._details()} FROM articles"
+                " WHERE id = ?",
                 (article_id,),
             )
             .fetchone()
         )
         if row is None:
             raise ArticleNotFound(f"no article has id {article_id!r}; `quotebot sources` lists the ids")
-        keys = ("id", "text", "source", "title", "url", "date", "content_hash", "added_at")
+        keys = ("id", "text", "source", "title", "url", "date", "content_hash", "added_at", "author", "site")
         return Article(**dict(zip(keys, row, strict=True)))
 
     def article_slice(self, article_id: str, start: int, stop: int) -> tuple[str, str, str | None, str]:
@@ -386,6 +413,27 @@ class Store:
         if row is None:
             raise ArticleNotFound(f"no article has id {article_id!r}; `quotebot sources` lists the ids")
         return row[0], row[1], row[2], row[3]
+
+    def article_details(self, article_id: str) -> tuple[str | None, str | None]:
+        """(date, author) of an article, for a quote's citation."""
+        row = (
+            self.connection()
+            .execute(f"SELECT date, {self._details()} FROM articles WHERE id = ?", (article_id,))
+            .fetchone()
+        )
+        return (row[0], row[1]) if row else (None, None)
+
+    def _details(self) -> str:
+        """The author and site columns, or NULLs in a read-only library made before they existed."""
+        columns = {row[1] for row in self.connection().execute("PRAGMA table_info(articles)")}
+        return "author, site" if "author" in columns else "NULL, NULL"
+
+    def sources_under(self, prefix: str) -> dict[str, tuple[str, str]]:
+        """{source: (article id, content hash)} of the articles whose source starts with `prefix`."""
+        rows = self.connection().execute(
+            "SELECT source, id, content_hash FROM articles WHERE substr(source, 1, ?) = ?", (len(prefix), prefix)
+        )
+        return {row[0]: (row[1], row[2]) for row in rows}
 
     def article_ids(self) -> set[str]:
         return {row[0] for row in self.connection().execute("SELECT id FROM articles")}
@@ -403,7 +451,8 @@ class Store:
     def summaries(self) -> list[ArticleSummary]:
         rows = self.connection().execute(
             f"SELECT a.id, a.title, a.source, a.url, a.date, {_LENGTH_SQL},"
-            " (SELECT count(*) FROM chunks c WHERE c.article_id = a.id)"
+            " (SELECT count(*) FROM chunks c WHERE c.article_id = a.id),"
+            f" {self._details().split(',')[0]}"
             " FROM articles a ORDER BY a.added_at, a.title"
         )
         return [
@@ -415,6 +464,7 @@ class Store:
                 date=row[4],
                 characters=row[5],
                 chunks=row[6],
+                author=row[7],
             )
             for row in rows
         ]
@@ -672,3 +722,11 @@ def _open_folder(folder: Path, *, embedder: str, dimension: int) -> Manifest | N
             "restore the file from a backup, or move the folder away and add your articles again"
         )
     return manifest
+
+
+def _add_detail_columns(connection: sqlite3.Connection) -> None:
+    """Give a library made before articles had an author and a site those columns (empty for old articles)."""
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(articles)")}
+    for column in ("author", "site"):
+        if column not in columns:
+            connection.execute(f"ALTER TABLE articles ADD COLUMN {column} TEXT")

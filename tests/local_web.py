@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["INTERNAL_TEXT", "serve"]
+__all__ = ["INTERNAL_TEXT", "MADE", "serve"]
 
 CORPUS = Path(__file__).parent / "corpus"
 INTERNAL_TEXT = b"Internal only: the staging database password is kept in the vault."
+# Files a test made, served at /made/NAME: {NAME: (body, Content-Type)}.
+MADE: dict[str, tuple[bytes, str]] = {}
 
 
 class _Pages(http.server.BaseHTTPRequestHandler):
@@ -29,6 +31,9 @@ class _Pages(http.server.BaseHTTPRequestHandler):
                 self._send(200, b"Plain text served over HTTP.", "text/plain; charset=utf-8")
             elif url.path == "/internal.txt":
                 self._send(200, INTERNAL_TEXT, "text/plain; charset=utf-8")
+            elif url.path.startswith("/made/") and url.path[len("/made/") :] in MADE:
+                body, content_type = MADE[url.path[len("/made/") :]]
+                self._send(200, body, content_type)
             elif url.path == "/redirect":
                 self.send_response(302)
                 self.send_header("Location", query["to"])

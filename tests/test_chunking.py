@@ -102,3 +102,24 @@ def test_a_long_sentence_is_cut_at_whitespace_and_short_ones_are_kept() -> None:
     assert sentences[-1] == "Another short one."
     assert all(len(sentence) <= 1000 for sentence in sentences)
     assert " ".join(sentences[1:-1]) == long + "."
+
+
+@pytest.mark.parametrize(
+    "sentences",
+    [
+        ["Die Brücke in Köln wurde am 3. Oktober 1990 eröffnet.", "Sie ist 400 m lang."],
+        ["Das gilt z. B. für alle Brücken am Rhein.", "Andere sind älter."],
+        ["Der Dom wurde im 19. Jahrhundert vollendet.", "Er ist 157 m hoch."],
+        ["Das Treffen fand vom 2. bis zum 4. März statt.", "Es kamen 300 Gäste."],
+        ["Köln ist die 4. größte Stadt Deutschlands.", "Sie liegt am Rhein."],
+        ["Es kostet ca. 5 Euro bzw. 6 Dollar.", "Das ist viel."],
+        ["M. Dupont est arrivé hier à Paris.", "Il est content."],
+        ["MM. Durand et Petit ont signé.", "Le contrat est valable."],
+        ["El Sr. García llegó ayer a Madrid.", "Trajo flores."],
+        ["Dña. Carmen tiene 90 años.", "Vive sola."],
+        ["The score was 3.", "Then it rained."],
+    ],
+)
+def test_other_languages_abbreviations_and_ordinals_do_not_end_sentences(sentences: list[str]) -> None:
+    text = "  ".join(sentences)
+    assert [text[start:end] for start, end in sentence_spans(text)] == sentences

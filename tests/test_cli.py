@@ -61,6 +61,8 @@ def test_first_ask_creates_the_library_from_seeds_and_answers(tmp_path: Path) ->
         "answer",
         "confidence",
         "weak",
+        "date",
+        "author",
     }
     assert 0.0 < first["confidence"] <= 1.0 and first["weak"] is False
     assert answer["confidence"] == first["confidence"]

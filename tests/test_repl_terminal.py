@@ -82,7 +82,7 @@ def test_a_session_in_a_terminal(tmp_path: Path) -> None:
     shown = say(child, "help", "without the slash too.")
     assert "/context [N]" in shown and "/remove ID..." in shown and "—" not in shown
 
-    assert "Added 12, replaced 0, unchanged 0 article(s)" in say(child, "/add ~/x", "new chunk(s).")
+    assert "Added 12, replaced 0, unchanged 0; 12 new chunk(s)." in say(child, "/add ~/x", "new chunk(s).")
 
     first_page = say(child, "/sources", "for the next.")
     assert "Page 1 of 2 (13 articles); /sources 2 for the next." in first_page

@@ -794,3 +794,29 @@ def test_past_a_users_limits_one_polite_line_says_how_long_to_wait_and_nothing_m
             assert_no_rejections(api)
 
     run(scenario())
+
+
+def test_an_uploaded_pdf_is_read_and_its_quote_cites_date_and_author(library: Library, tmp_path: Path) -> None:
+    from made_files import two_column_pdf
+
+    data = two_column_pdf(tmp_path / "report.pdf").path.read_bytes()
+
+    async def scenario() -> None:
+        async with running_bot(library) as api:
+            admin = private(ADMIN)
+            api.send_document(admin, ADMIN, "report.pdf", data)
+            [report] = await api.wait_for_messages(admin.id, 1, timeout=60)
+            assert report.text.startswith("Added: 1")
+            api.send_text(admin, ADMIN, "How low did the Rhine fall at Kaub?")
+            answer = (await api.wait_for_messages(admin.id, 2, timeout=60))[1]
+            assert answer.entity_texts("blockquote") == [
+                "In the summer of 2024 the level of the Rhine at Kaub fell to 38 centimetres, the lowest mark in "
+                "twenty years."
+            ]
+            assert "— Low Water on the Rhine, 5 Nov 2024, Marta Keller" in answer.text
+            assert_no_rejections(api)
+
+    try:
+        run(scenario())
+    finally:
+        library.remove([article.id for article in library.articles() if article.title == "Low Water on the Rhine"])
