@@ -82,7 +82,7 @@ def _root(
 
 def open_library(path: Path | None, *, seed: bool) -> Library:
     """Open (or create) the library; a new one gets the bundled seeds when `seed`, and says so on stderr."""
-    from bot.config import default_library_path
+    from bot.config import default_library_path, load_settings
     from index.library import Library
 
     folder = (path or _root_library["path"] or default_library_path()).expanduser()
@@ -93,7 +93,7 @@ def open_library(path: Path | None, *, seed: bool) -> Library:
             messages.print(f"Creating a new library in {folder} with the bundled articles from {seeds} …")
         else:
             messages.print(f"Creating a new, empty library in {folder}.")
-    return Library.open(folder, seeds=seeds)
+    return Library.open(folder, seeds=seeds, **load_settings().library_limits())
 
 
 @app.command()
@@ -115,12 +115,11 @@ def add(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from index.articles import read_sources
     from index.errors import SourceError
 
     errors: list[SourceError] = []
     with open_library(library, seed=False) as opened:
-        documents = read_sources(sources, errors=errors)
+        documents = opened.read_sources(sources, errors=errors)
         show_progress = not json_output and messages.is_terminal
         with Progress(
             SpinnerColumn(),

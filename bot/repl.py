@@ -17,7 +17,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from bot.formatting import answer_to_rich
-from index.articles import read_sources
 from index.errors import QuotebotError, SourceError
 from index.library import Library
 from index.models import Answer
@@ -94,7 +93,7 @@ class Session:
             return
         errors: list[SourceError] = []
         with self.console.status("Adding …"):
-            report = self.library.add(read_sources([argument], errors=errors), errors=errors)
+            report = self.library.add(self.library.read_sources([argument], errors=errors), errors=errors)
         for error in errors:
             self.console.print(f"[red]error:[/red] {escape(str(error))}")
         self.console.print(

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -46,31 +47,44 @@ def storable(value: str) -> str:
 
 
 def read_sources(
-    items: Iterable[str], *, errors: list[SourceError] | None = None, fetch: FetchPolicy | None = None
+    items: Iterable[str],
+    *,
+    errors: list[SourceError] | None = None,
+    fetch: FetchPolicy | None = None,
+    max_file_bytes: int = MAX_SOURCE_BYTES,
+    part_characters: int | None = None,
 ) -> Iterator[Document]:
     """Documents from paths (files or folders, recursively) and http(s) URLs, in the order given.
 
     Without `errors` the first unreadable source raises; with it, each one's error is appended and reading
     goes on with the next file (or, in a JSON Lines file, the next line). URLs are fetched under `fetch`
-    (default: any address, a file's size limit).
+    (default: any address, a file's size limit). .txt and .jsonl files are read streaming, whatever their size
+    (a .txt longer than `part_characters` becomes parts: `index.streaming`); other files are read whole, up to
+    `max_file_bytes`.
     """
-    policy = fetch or FetchPolicy(max_bytes=MAX_SOURCE_BYTES)
+    policy = fetch or FetchPolicy(max_bytes=max_file_bytes)
+    limits = _Limits(max_file_bytes=max_file_bytes, part_characters=part_characters)
     for item in items:
-        for reader in _readers(item, policy):
+        for reader in _readers(item, policy, limits):
+            # A streamed file yields as it reads: the articles before a bad block or line are kept.
             try:
-                documents = reader(errors)
+                yield from reader(errors)
             except SourceError as error:
                 if errors is None:
                     raise
                 errors.append(error)
-                continue
-            yield from documents
 
 
-_Reader = Callable[[list[SourceError] | None], list[Document]]
+_Reader = Callable[[list[SourceError] | None], Iterable[Document]]
 
 
-def _readers(item: str, policy: FetchPolicy) -> Iterator[_Reader]:
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    max_file_bytes: int
+    part_characters: int | None
+
+
+def _readers(item: str, policy: FetchPolicy, limits: _Limits) -> Iterator[_Reader]:
     if is_url(item):
         yield lambda errors: _read_url(item, policy, errors)
         return
@@ -96,9 +110,9 @@ def _readers(item: str, policy: FetchPolicy) -> Iterator[_Reader]:
                     "not read; add that file by its own path if you mean it",
                 )
             else:
-                yield functools.partial(_read_file, file)
+                yield functools.partial(_read_file, file, limits)
     else:
-        yield functools.partial(_read_file, path)
+        yield functools.partial(_read_file, path, limits)
 
 
 def _refuse(message: str, _: list[SourceError] | None) -> list[Document]:
@@ -110,14 +124,25 @@ def _shown(path: Path) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def _read_file(path: Path, errors: list[SourceError] | None = None) -> list[Document]:
+def _read_file(path: Path, limits: _Limits, errors: list[SourceError] | None = None) -> Iterable[Document]:
+    # Imported here: index.streaming builds on this module's record and title helpers.
+    from index import streaming
+
     try:
         size = path.stat().st_size
     except OSError as error:
         raise SourceError(f"cannot read {_shown(path)!r} ({error.strerror}); check its permissions") from error
-    if size > MAX_SOURCE_BYTES:
+    suffix = path.suffix.lower()
+    part_characters = limits.part_characters or streaming.DEFAULT_PART_CHARACTERS
+    # A .txt of at most `part_characters` bytes is one article, read whole; only a longer one is streamed in parts.
+    if suffix == ".txt" and size > part_characters:
+        return streaming.text_parts(path, part_characters=part_characters)
+    if suffix == ".jsonl":
+        return streaming.json_lines(path, errors=errors)
+    if size > limits.max_file_bytes:
         raise SourceError(
-            f"{_shown(path)!r} is {size:,} bytes; the limit is {MAX_SOURCE_BYTES:,}: split it into smaller files"
+            f"{_shown(path)!r} is {size:,} bytes; the limit is {limits.max_file_bytes:,} (max_file_bytes): split it "
+            "into smaller files"
         )
     try:
         data = path.read_bytes()
