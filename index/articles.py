@@ -111,6 +111,11 @@ def _readers(item: str, policy: FetchPolicy, limits: _Limits) -> Iterator[_Reade
                 )
             else:
                 yield functools.partial(_read_file, file, limits)
+    elif not path.is_file():
+        # A device, pipe or socket (/dev/zero, a FIFO) may never end: reading it would fill memory.
+        yield functools.partial(
+            _refuse, f"{_shown(path)!r} is not a regular file (a device, pipe or socket); add files, folders or URLs"
+        )
     else:
         yield functools.partial(_read_file, path, limits)
 

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
 
+import pytest
+
 from index.articles import read_sources
 from index.embedding import HashingEmbedder
 from index.errors import SourceError
@@ -225,3 +227,39 @@ def test_killing_a_streamed_add_keeps_whole_parts_and_adding_again_completes_it(
         assert len(report.unchanged) == len(kept) and len(report.added) == len(parts) - len(kept)
         stored = sorted(library.articles(), key=lambda summary: int(summary.source.rsplit("-", 1)[1]))
         assert "".join(library.article(summary.id).text for summary in stored) == text
+
+
+def test_adding_a_json_lines_file_commits_in_batches_and_lets_go_of_the_lock(tmp_path: Path) -> None:
+    from filelock import FileLock, Timeout
+
+    path = tmp_path / "records.jsonl"
+    path.write_text("".join(json.dumps({"text": f"Record {number} is here."}) + "\n" for number in range(1200)))
+    folder = tmp_path / "library"
+    seen: list[tuple[int, bool]] = []
+
+    def watched() -> Iterator[Document]:
+        for number, document in enumerate(read_sources([str(path)]), start=1):
+            if number in (600, 1100):
+                try:
+                    FileLock(folder / "write.lock").acquire(timeout=0).lock.release()
+                    free = True
+                except Timeout:
+                    free = False
+                with sqlite3.connect(folder / "library.sqlite3") as connection:
+                    seen.append((connection.execute("SELECT count(*) FROM articles").fetchone()[0], free))
+            yield document
+
+    with Library.open(folder, embedder=HashingEmbedder()) as library:
+        assert len(library.add(watched()).added) == 1200
+    assert seen == [(512, True), (1024, True)]
+
+
+@pytest.mark.parametrize("device", ["/dev/zero"])
+def test_a_device_or_pipe_is_refused_in_one_line_not_read_forever(device: str) -> None:
+    if not Path(device).exists():
+        pytest.skip(f"{device} does not exist here")
+    errors: list[SourceError] = []
+    assert list(read_sources([device], errors=errors)) == []
+    assert [str(error) for error in errors] == [
+        f"{device!r} is not a regular file (a device, pipe or socket); add files, folders or URLs"
+    ]
