@@ -5,17 +5,26 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["DEFAULT_FETCH_THREADS", "ConfigError", "Settings", "default_library_path", "load_settings"]
+__all__ = ["DEFAULT_FETCH_THREADS", "ConfigError", "LibraryLimits", "Settings", "default_library_path", "load_settings"]
 
 # @BotFather hands out "<bot id>:<35 characters>"; we accept a little slack on the secret part's length.
 _TOKEN_PATTERN = re.compile(r"\d{5,20}:[A-Za-z0-9_-]{30,50}")
 DEFAULT_FETCH_THREADS = 3
+
+
+class LibraryLimits(TypedDict):
+    """The engine's limits from the settings: keyword arguments of `Library.open`."""
+
+    max_article_characters: int
+    max_quote_characters: int
+    part_characters: int
+    max_file_bytes: int
 
 
 class ConfigError(ValueError):
@@ -113,7 +122,7 @@ class Settings(BaseSettings):
             or (chat_id is not None and chat_id in self.chats)
         )
 
-    def library_limits(self) -> dict[str, int]:
+    def library_limits(self) -> LibraryLimits:
         """The engine's limits, as keyword arguments of `Library.open`."""
         return {
             "max_article_characters": self.max_article_characters,
