@@ -111,7 +111,7 @@ def open_library(
     """Open the library. The default one (no --library, no QUOTEBOT_LIBRARY) is created on first use, with the
     bundled seeds when `seed`; a folder named explicitly must hold a library already unless `create` (add).
     With `model`, the one-time model export happens here, with its progress shown, rather than mid-command."""
-    from bot.config import default_library_path
+    from bot.config import default_library_path, load_settings
     from index import Library, default_embedder
 
     chosen = path or _root_options["library"]
@@ -119,8 +119,9 @@ def open_library(
     folder = (chosen or default_library_path()).expanduser()
     create = (not explicit) if create is None else create
     embedder = default_embedder(device or _root_options["device"], preparing=ModelPreparation(messages))
+    limits = load_settings().library_limits()
     if not create and not Library.exists(folder):
-        return Library.open(folder, embedder=embedder, create=False)  # raises LibraryNotFound
+        return Library.open(folder, embedder=embedder, create=False, **limits)  # raises LibraryNotFound
     new = not Library.exists(folder) and (not folder.exists() or not any(folder.iterdir()))
     seeds = seeds_path() if seed and not explicit else None
     if model or (new and seeds is not None):
@@ -132,7 +133,7 @@ def open_library(
             messages.print(f"Creating a new library in {folder} with the bundled articles from {seeds} …")
         else:
             messages.print(f"Creating a new, empty library in {folder}.")
-    return Library.open(folder, seeds=seeds, embedder=embedder)
+    return Library.open(folder, seeds=seeds, embedder=embedder, **limits)
 
 
 @command()
@@ -174,12 +175,11 @@ def add(
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from index.articles import read_sources
     from index.errors import SourceError
 
     errors: list[SourceError] = []
     with open_library(library, seed=False, device=device, create=True) as opened:
-        documents = read_sources([_expanded(source) for source in sources], errors=errors)
+        documents = opened.read_sources([_expanded(source) for source in sources], errors=errors)
         show_progress = not json_output and messages.is_terminal
         with Progress(
             SpinnerColumn(),

@@ -5,16 +5,26 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["ConfigError", "Settings", "default_library_path", "load_settings"]
+__all__ = ["DEFAULT_FETCH_THREADS", "ConfigError", "LibraryLimits", "Settings", "default_library_path", "load_settings"]
 
 # @BotFather hands out "<bot id>:<35 characters>"; we accept a little slack on the secret part's length.
 _TOKEN_PATTERN = re.compile(r"\d{5,20}:[A-Za-z0-9_-]{30,50}")
+DEFAULT_FETCH_THREADS = 3
+
+
+class LibraryLimits(TypedDict):
+    """The engine's limits from the settings: keyword arguments of `Library.open`."""
+
+    max_article_characters: int
+    max_quote_characters: int
+    part_characters: int
+    max_file_bytes: int
 
 
 class ConfigError(ValueError):
@@ -64,6 +74,14 @@ class Settings(BaseSettings):
     stored_answers: int = Field(default=10_000, ge=1)
     stored_answers_per_user: int = Field(default=500, ge=1)
     library: Path = Field(default_factory=default_library_path)
+    # Threads fetching /add URLs, apart from the engine's: a hung server holds only one of them.
+    fetch_threads: int = Field(default=DEFAULT_FETCH_THREADS, ge=1, le=64)
+    # Limits of the engine (arguments of Library.open), the same for the CLI, the REPL and the bot; the defaults
+    # are the engine's own (tests/test_config.py checks that they agree).
+    max_article_characters: int = Field(default=50_000_000, ge=1)
+    max_quote_characters: int = Field(default=600, ge=40)
+    article_part_characters: int = Field(default=1_000_000, ge=1000)
+    max_file_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
 
     @field_validator("admins", "users", "chats", "allowed_hosts", mode="before")
     @classmethod
@@ -103,6 +121,15 @@ class Settings(BaseSettings):
             or (user_id is not None and user_id in self.users)
             or (chat_id is not None and chat_id in self.chats)
         )
+
+    def library_limits(self) -> LibraryLimits:
+        """The engine's limits, as keyword arguments of `Library.open`."""
+        return {
+            "max_article_characters": self.max_article_characters,
+            "max_quote_characters": self.max_quote_characters,
+            "part_characters": self.article_part_characters,
+            "max_file_bytes": self.max_file_bytes,
+        }
 
     @property
     def admins_only(self) -> bool:

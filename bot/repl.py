@@ -19,7 +19,6 @@ from rich.text import Text
 
 from bot.formatting import answer_to_rich
 from bot.reports import add_summary
-from index.articles import read_sources
 from index.errors import QuotebotError, SourceError, UnsupportedSource
 from index.library import Library
 from index.models import Answer
@@ -113,7 +112,7 @@ class Session:
         # No shell expands "~" here, and nobody types their home folder out in full.
         source = argument if "://" in argument else str(Path(argument).expanduser())
         with self.console.status("Adding …"):
-            report = self.library.add(read_sources([source], errors=errors), errors=errors)
+            report = self.library.add(self.library.read_sources([source], errors=errors), errors=errors)
         for error in errors:
             if not isinstance(error, UnsupportedSource):
                 self.console.print(f"[red]error:[/red] {escape(str(error))}")

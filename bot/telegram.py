@@ -51,13 +51,13 @@ from telegram.ext import (
 
 from bot.access import access_warning, button_refusal, stranger_text
 from bot.answers import QUOTES_PER_QUESTION, AnswerStore, StoredAnswer
-from bot.config import ConfigError, Settings
+from bot.config import DEFAULT_FETCH_THREADS, ConfigError, Settings
 from bot.formatting import answer_to_html, context_to_html, escape, sources_to_html
 from bot.limits import QuestionLimits
 from bot.redaction import redact, redact_secret
 from bot.scheduler import FairScheduler
-from index.articles import SUFFIXES, documents_from_bytes, is_url, read_sources
-from index.errors import QuotebotError
+from index.articles import SUFFIXES, documents_from_bytes, is_url
+from index.errors import QuotebotError, SourceError
 from index.fetching import FetchPolicy
 from index.models import AddReport, Answer, Document
 
@@ -79,7 +79,7 @@ SOURCES_PER_PAGE = 10
 # Telegram lets bots download files up to 20 MB (more needs a self-hosted Bot API server).
 DOWNLOAD_LIMIT = 20 * 1024 * 1024
 # URL fetches wait on other servers, so they get their own few threads: hung ones must not starve `ask`.
-FETCH_THREADS = 3
+FETCH_THREADS = DEFAULT_FETCH_THREADS
 FETCH_REDIRECTS = 5
 # Flood control answers 429 with retry_after; retrying delays an answer instead of losing it.
 RATE_LIMIT_RETRIES = 5
@@ -118,6 +118,7 @@ def _new_state(settings: Settings, library: Library) -> BotState:
         answers=AnswerStore(capacity=settings.stored_answers, per_user=settings.stored_answers_per_user),
         limits=QuestionLimits(in_flight=settings.questions_in_flight, per_minute=settings.questions_per_minute),
         engine=FairScheduler(workers=settings.engine_workers),
+        fetch_pool=ThreadPoolExecutor(max_workers=settings.fetch_threads, thread_name_prefix="quotebot-fetch"),
     )
 
 
@@ -435,9 +436,10 @@ async def add_command(update: Update, context: Context) -> None:
         return
     await message.chat.send_action(ChatAction.TYPING)
     state = _state(context)
-    read = functools.partial(_read_urls, sources, _fetch_policy(state.settings))
+    errors: list[SourceError] = []
+    read = functools.partial(_read_urls, state.library, sources, _fetch_policy(state.settings), errors)
     documents = await asyncio.get_running_loop().run_in_executor(state.fetch_pool, read)
-    await _reply(message, _report_html(await _add(context, documents)))
+    await _reply(message, _report_html(await _add(context, documents, errors), errors))
 
 
 def _fetch_policy(settings: Settings) -> FetchPolicy:
@@ -451,8 +453,9 @@ def _fetch_policy(settings: Settings) -> FetchPolicy:
     )
 
 
-def _read_urls(urls: list[str], policy: FetchPolicy) -> list[Document]:
-    return list(read_sources(urls, fetch=policy))
+def _read_urls(library: Library, urls: list[str], policy: FetchPolicy, errors: list[SourceError]) -> list[Document]:
+    """The articles at `urls`; each URL that cannot be fetched or read is one error in `errors`, the rest go on."""
+    return list(library.read_sources(urls, fetch=policy, errors=errors))
 
 
 def _is_add_caption(caption: str | None, username: str) -> bool:
@@ -485,23 +488,39 @@ async def document_received(update: Update, context: Context) -> None:
     data = bytes(await telegram_file.download_as_bytearray())
     # Each upload is its own source: two files both named report.txt must not replace each other.
     source = f"telegram:{document.file_unique_id}/{name}"
-    documents = await asyncio.to_thread(documents_from_bytes, data, name=name, source=source)
-    await _reply(message, _report_html(await _add(context, documents)))
+    errors: list[SourceError] = []
+    documents = await asyncio.to_thread(documents_from_bytes, data, name=name, source=source, errors=errors)
+    await _reply(message, _report_html(await _add(context, documents, errors), errors))
 
 
-async def _add(context: Context, documents: list[Document]) -> AddReport:
+async def _add(context: Context, documents: list[Document], errors: list[SourceError]) -> AddReport:
     state = _state(context)
     async with state.write_lock:
-        return await asyncio.to_thread(state.library.add, documents)
+        return await asyncio.to_thread(state.library.add, documents, errors=errors)
 
 
-def _report_html(report: AddReport) -> str:
+# Past this many failed items, the rest are counted: a reply stays one message.
+_ERRORS_SHOWN = 10
+
+
+def _report_html(report: AddReport, errors: Sequence[SourceError] = ()) -> str:
+    """What an /add did: the ids added, replaced and unchanged, then one line per item that was not added."""
+
     def ids(label: str, values: list[str]) -> str:
         shown = ", ".join(f"<code>{escape(value)}</code>" for value in values[:20])
         more = f" and {len(values) - 20} more" if len(values) > 20 else ""
         return f"{label}: {len(values)}" + (f" ({shown}{more})" if values else "")
 
-    return "\n".join([ids("Added", report.added), ids("Replaced", report.replaced), ids("Unchanged", report.unchanged)])
+    failed = [escape(redact(str(error))[:300]) for error in errors[:_ERRORS_SHOWN]]
+    if len(errors) > _ERRORS_SHOWN:
+        failed.append(f"… and {len(errors) - _ERRORS_SHOWN} more not added")
+    if errors and not (report.added or report.replaced or report.unchanged):
+        return "\n".join(failed)  # nothing was added: only why, one line per item
+    lines = [ids("Added", report.added), ids("Replaced", report.replaced), ids("Unchanged", report.unchanged)]
+    if errors:
+        lines.append(f"Not added: {len(errors)}")
+        lines.extend(f"• {line}" for line in failed)
+    return "\n".join(lines)
 
 
 async def remove_command(update: Update, context: Context) -> None:

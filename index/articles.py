@@ -12,6 +12,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -50,19 +51,28 @@ def storable(value: str) -> str:
 
 
 def read_sources(
-    items: Iterable[str], *, errors: list[SourceError] | None = None, fetch: FetchPolicy | None = None
+    items: Iterable[str],
+    *,
+    errors: list[SourceError] | None = None,
+    fetch: FetchPolicy | None = None,
+    max_file_bytes: int = MAX_SOURCE_BYTES,
+    part_characters: int | None = None,
 ) -> Iterator[Document]:
     """Documents from paths (files or folders, recursively) and http(s) URLs, in the order given.
 
     Without `errors` the first unreadable source raises; with it, each one's error is appended and reading
     goes on with the next file (or, in a JSON Lines file, the next line). URLs are fetched under `fetch`
-    (default: any address, a file's size limit).
+    (default: any address, a file's size limit). .txt and .jsonl files are read streaming, whatever their size
+    (a .txt longer than `part_characters` becomes parts: `index.streaming`); other files are read whole, up to
+    `max_file_bytes`.
     """
-    policy = fetch or FetchPolicy(max_bytes=MAX_SOURCE_BYTES)
+    policy = fetch or FetchPolicy(max_bytes=max_file_bytes)
+    limits = _Limits(max_file_bytes=max_file_bytes, part_characters=part_characters)
     for item in items:
-        for reader in _readers(item, policy):
+        for reader in _readers(item, policy, limits):
+            # A streamed file yields as it reads: the articles before a bad block or line are kept.
             try:
-                documents = reader(errors)
+                yield from reader(errors)
             except UnsupportedSource as error:
                 # A folder's photos and spreadsheets are skipped; only a caller that keeps a report hears of them.
                 if errors is not None:
@@ -74,14 +84,18 @@ def read_sources(
                 if error.item is None:
                     error.item = _shown(Path(item)) if not is_url(item) else item
                 errors.append(error)
-                continue
-            yield from documents
 
 
-_Reader = Callable[[list[SourceError] | None], list[Document]]
+_Reader = Callable[[list[SourceError] | None], Iterable[Document]]
 
 
-def _readers(item: str, policy: FetchPolicy) -> Iterator[_Reader]:
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    max_file_bytes: int
+    part_characters: int | None
+
+
+def _readers(item: str, policy: FetchPolicy, limits: _Limits) -> Iterator[_Reader]:
     if is_url(item):
         yield lambda errors: _read_url(item, policy, errors)
         return
@@ -108,9 +122,14 @@ def _readers(item: str, policy: FetchPolicy) -> Iterator[_Reader]:
                     "not read; add that file by its own path if you mean it",
                 )
             else:
-                yield functools.partial(_read_file, file)
+                yield functools.partial(_read_file, file, limits)
+    elif not path.is_file():
+        # A device, pipe or socket (/dev/zero, a FIFO) may never end: reading it would fill memory.
+        yield functools.partial(
+            _refuse, f"{_shown(path)!r} is not a regular file (a device, pipe or socket); add files, folders or URLs"
+        )
     else:
-        yield functools.partial(_read_file, path)
+        yield functools.partial(_read_file, path, limits)
 
 
 def _refuse(message: str, _: list[SourceError] | None) -> list[Document]:
@@ -131,14 +150,25 @@ def _shown(path: Path) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def _read_file(path: Path, errors: list[SourceError] | None = None) -> list[Document]:
+def _read_file(path: Path, limits: _Limits, errors: list[SourceError] | None = None) -> Iterable[Document]:
+    # Imported here: index.streaming builds on this module's record and title helpers.
+    from index import streaming
+
     try:
         size = path.stat().st_size
     except OSError as error:
         raise SourceError(f"cannot read {_shown(path)!r} ({error.strerror}); check its permissions") from error
-    if size > MAX_SOURCE_BYTES:
+    suffix = path.suffix.lower()
+    part_characters = limits.part_characters or streaming.DEFAULT_PART_CHARACTERS
+    # A .txt of at most `part_characters` bytes is one article, read whole; only a longer one is streamed in parts.
+    if suffix == ".txt" and size > part_characters:
+        return streaming.text_parts(path, part_characters=part_characters)
+    if suffix == ".jsonl":
+        return streaming.json_lines(path, errors=errors)
+    if size > limits.max_file_bytes:
         raise SourceError(
-            f"{_shown(path)!r} is {size:,} bytes; the limit is {MAX_SOURCE_BYTES:,}: split it into smaller files"
+            f"{_shown(path)!r} is {size:,} bytes; the limit is {limits.max_file_bytes:,} (max_file_bytes): split it "
+            "into smaller files"
         )
     try:
         data = path.read_bytes()
@@ -375,19 +405,22 @@ def _load_json(text: str, *, name: str, where: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as error:
         line = f"line {error.lineno}: " if not where else ""
-        raise SourceError(f"{where}{name!r} is not valid JSON ({line}{error.msg}); fix or re-export it") from error
+        raise SourceError(
+            f"{where}{name!r} is not valid JSON ({line}{error.msg}); fix or re-export it", reason="not valid JSON"
+        ) from error
     except RecursionError as error:
         # Python's JSON parser recurses once per nested array or object; ten thousand "[" would exhaust it.
         raise SourceError(
             f"{where}{name!r} nests JSON arrays or objects too deeply to read; an article is an object with a "
-            '"text" string'
+            '"text" string',
+            reason="nested too deeply",
         ) from error
 
 
 def _record(record: Any, number: int, *, source: str, name: str, lines: bool) -> Document:
     if not isinstance(record, dict) or not isinstance(record.get("text"), str):
         where = f"line {number}" if lines else f"record {number}"
-        raise SourceError(f'{where} of {name!r} has no "text" string; each record needs one')
+        raise SourceError(f'{where} of {name!r} has no "text" string; each record needs one', reason='no "text"')
     text = storable(record["text"])
     url = storable(record["url"]) if isinstance(record.get("url"), str) else None
     return Document(

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from index import lexical, marking
 from index.answer import ScoredSentence, Scoring, rank_sentences
-from index.articles import read_sources, storable
+from index.articles import MAX_SOURCE_BYTES, read_sources, storable
 from index.chunking import ChunkSpan, chunk_spans, sentence_spans
 from index.duplicates import MIN_WORDS, NEAR_DUPLICATE, Fingerprint, fingerprint, similarity
 from index.embedding import Embedder, default_embedder
@@ -32,6 +32,7 @@ from index.errors import (
     LibraryNotFound,
     SourceError,
 )
+from index.fetching import FetchPolicy
 from index.models import (
     AddReport,
     Answer,
@@ -47,6 +48,7 @@ from index.quoting import DEFAULT_QUOTE_CHARACTERS, window
 from index.reader import BUNDLED_READER, Passage, load_reader
 from index.search import Retrieval, retrieve
 from index.store import CandidateSentence, NewChunk, Store, now
+from index.streaming import DEFAULT_PART_CHARACTERS
 from index.vectors import DamagedIndex, VectorIndex
 
 __all__ = ["DEFAULT_ARTICLE_CHARACTERS", "MAX_QUESTION_CHARACTERS", "Library", "Neighbourhood"]
@@ -105,7 +107,11 @@ class Library:
         scoring: Scoring | None = None,
         max_quote_characters: int = DEFAULT_QUOTE_CHARACTERS,
         max_article_characters: int = DEFAULT_ARTICLE_CHARACTERS,
+        max_file_bytes: int = MAX_SOURCE_BYTES,
+        part_characters: int = DEFAULT_PART_CHARACTERS,
     ) -> None:
+        if max_file_bytes < 1 or part_characters < 1:
+            raise ValueError(f"max_file_bytes and part_characters must be positive: {max_file_bytes} {part_characters}")
         if max_quote_characters < 1:
             raise ValueError(f"max_quote_characters must be at least 1, not {max_quote_characters!r}")
         if max_article_characters < 1:
@@ -119,6 +125,10 @@ class Library:
         self.max_quote_characters = max_quote_characters
         # An article longer than this is refused (SourceError): its sentences, vectors and FTS rows would be huge.
         self.max_article_characters = max_article_characters
+        # What `read_sources` reads whole (other than .txt and .jsonl), and the parts a long .txt is cut into
+        # (never over the article limit, or every part would be refused).
+        self.max_file_bytes = max_file_bytes
+        self.part_characters = min(part_characters, max_article_characters)
         # Questions repeat (More quotes, the same question in several chats, evaluation's baselines): each
         # is encoded once per library.
         self._question_vector = functools.lru_cache(maxsize=1024)(self._encode_question)
@@ -134,6 +144,8 @@ class Library:
         max_quote_characters: int = DEFAULT_QUOTE_CHARACTERS,
         max_article_characters: int = DEFAULT_ARTICLE_CHARACTERS,
         create: bool = True,
+        max_file_bytes: int = MAX_SOURCE_BYTES,
+        part_characters: int = DEFAULT_PART_CHARACTERS,
     ) -> Library:
         """Open the library in `path`, creating it if needed; a new library gets the articles in `seeds`.
 
@@ -153,10 +165,20 @@ class Library:
             scoring=scoring,
             max_quote_characters=max_quote_characters,
             max_article_characters=max_article_characters,
+            max_file_bytes=max_file_bytes,
+            part_characters=part_characters,
         )
         if store.created and seeds is not None and seeds.exists():
-            library.add(read_sources([str(seeds)]))
+            library.add(library.read_sources([str(seeds)]))
         return library
+
+    def read_sources(
+        self, items: Iterable[str], *, errors: list[SourceError] | None = None, fetch: FetchPolicy | None = None
+    ) -> Iterator[Document]:
+        """`index.articles.read_sources` under this library's limits: what to `add` from paths and URLs."""
+        return read_sources(
+            items, errors=errors, fetch=fetch, max_file_bytes=self.max_file_bytes, part_characters=self.part_characters
+        )
 
     @staticmethod
     def exists(path: Path | str) -> bool:
@@ -232,6 +254,8 @@ class Library:
             if sum(len(item.sentences) for item in pending) >= _ENCODE_BATCH_SENTENCES:
                 self._flush(pending, tally, progress)
                 pending = []
+                # Committed texts are found in the database from now on: a million-line add keeps no hash of each.
+                seen_hashes.clear()
         self._flush(pending, tally, progress, last=True)
         return AddReport(
             added=tally.added,

@@ -25,7 +25,7 @@ from bot.config import Settings
 from bot.limits import WINDOW
 from bot.telegram import APOLOGY, EXPIRED, FETCH_THREADS, build_application, webhook_options
 from index.library import Library
-from index.models import Answer
+from index.models import Answer, Document
 
 pytestmark = pytest.mark.slow
 
@@ -639,6 +639,74 @@ def test_add_stops_at_the_byte_cap_and_the_deadline(hashing_library: Library, we
 
     run(scenario())
     assert hashing_library.articles() == []
+
+
+def test_add_reports_each_url_that_failed_on_its_own_line_and_adds_the_rest(
+    hashing_library: Library, web_server: str
+) -> None:
+    good, missing, big = f"{web_server}/internal.txt", f"{web_server}/missing.html", f"{web_server}/big?bytes=500000"
+
+    async def scenario() -> None:
+        chat = private(ADMIN)
+        async with running_bot(
+            hashing_library, allowed_hosts=frozenset({"127.0.0.1"}), max_download_bytes=100_000
+        ) as api:
+            api.send_text(chat, ADMIN, f"/add {missing} {good} {big}")
+            [report] = await api.wait_for_messages(chat.id, 1, timeout=30)
+            [added] = hashing_library.articles()
+            assert report.text.splitlines() == [
+                f"Added: 1 ({added.id})",
+                "Replaced: 0",
+                "Unchanged: 0",
+                "Not added: 2",
+                f"• {missing!r} answered HTTP 404; check the address or save the page as a file",
+                f"• {big!r} is over the download limit of 100,000 bytes; save a part of it as a file",
+            ]
+            assert_no_rejections(api)
+
+    run(scenario())
+    assert [article.source for article in hashing_library.articles()] == [good]
+
+
+def test_an_uploaded_json_lines_file_reports_its_bad_lines_and_adds_the_others(hashing_library: Library) -> None:
+    lines = b'{"text": "The lantern festival opened in May."}\n{"text": 5}\n{oops\n{"text": "Kites flew in June."}\n'
+
+    async def scenario() -> None:
+        async with running_bot(hashing_library) as api:
+            api.send_document(private(ADMIN), ADMIN, "records.jsonl", lines)
+            [report] = await api.wait_for_messages(ADMIN.id, 1, timeout=30)
+            text = report.text.splitlines()
+            assert text[0].startswith("Added: 2 (") and text[1:4] == ["Replaced: 0", "Unchanged: 0", "Not added: 2"]
+            failed = sorted(text[4:])
+            assert len(failed) == 2
+            assert failed[0] == "• line 2 of 'records.jsonl' has no \"text\" string; each record needs one"
+            assert failed[1].startswith("• line 3 of 'records.jsonl' is not valid JSON (")
+
+    run(scenario())
+    assert len(hashing_library.articles()) == 2
+
+
+def test_a_200_kb_sentence_as_the_best_quote_is_one_message(tmp_path: Path) -> None:
+    # One sentence of 200 KB (no full stop until its end) that holds the answer near its middle.
+    filler = "and the old stone harbour wall ran on along the shore past the fishing sheds "
+    sentence = filler * 1300 + "where the Zorblax beacon was lit by Marta Kowalski " + filler * 1300 + "at last."
+    assert len(sentence) > 200_000
+    text = "The harbour of Vessby is old.\n\n" + sentence + "\n\nThe harbour closed in winter.\n"
+    with loopback_only(), Library.open(tmp_path / "library") as library:
+        library.add([Document(text=text, source="run-on.txt", title="Vessby harbour")])
+
+        async def scenario() -> None:
+            async with running_bot(library) as api:
+                api.send_text(private(ALICE), ALICE, "Who lit the Zorblax beacon?")
+                await api.wait_for_messages(ALICE.id, 1, timeout=60)
+                await settle(api, 2.0)
+                replies = api.messages_in(ALICE.id)
+                assert len(replies) == 1, [len(reply.text) for reply in replies]
+                [quote] = replies[0].entity_texts("blockquote")
+                assert "Marta Kowalski" in quote and quote in sentence and len(quote) <= 600
+                assert_no_rejections(api)
+
+        run(scenario(), timeout=120)
 
 
 def fetch_threads() -> int:
