@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from index.conversation import Conversation, Turn
 from index.errors import (
     ArticleNotFound,
     CorruptLibrary,
     DiskFull,
     EmbedderMismatch,
+    InvalidFilter,
     InvalidQuestion,
     LibraryBusy,
     LibraryError,
@@ -15,6 +17,8 @@ from index.errors import (
     ReadOnlyLibrary,
     SourceError,
 )
+from index.explaining import Candidate, Explanation
+from index.filtering import Where
 from index.library import Library
 from index.models import (
     AddReport,
@@ -33,10 +37,14 @@ __all__ = [
     "Article",
     "ArticleNotFound",
     "ArticleSummary",
+    "Candidate",
+    "Conversation",
     "CorruptLibrary",
     "DiskFull",
     "Document",
     "EmbedderMismatch",
+    "Explanation",
+    "InvalidFilter",
     "InvalidQuestion",
     "Library",
     "LibraryBusy",
@@ -48,4 +56,6 @@ __all__ = [
     "ReadOnlyLibrary",
     "ShortAnswer",
     "SourceError",
+    "Turn",
+    "Where",
 ]

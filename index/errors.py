@@ -2,6 +2,7 @@
 
     QuotebotError
     ├── InvalidQuestion       empty or over-long question
+    ├── InvalidFilter         a filter (source, title, article, dates) that cannot hold
     ├── SourceError           a file, folder or URL that cannot be read as articles
     ├── LibraryError          the library folder itself
     │   ├── NotALibrary       a folder that holds something else (left untouched)
@@ -22,6 +23,7 @@ __all__ = [
     "CorruptLibrary",
     "DiskFull",
     "EmbedderMismatch",
+    "InvalidFilter",
     "InvalidQuestion",
     "LibraryBusy",
     "LibraryError",
@@ -38,6 +40,10 @@ class QuotebotError(Exception):
 
 class InvalidQuestion(QuotebotError):
     """The question is empty or longer than the limit."""
+
+
+class InvalidFilter(QuotebotError):
+    """A filter of `ask` (a date, an empty field, until before since) that cannot be applied."""
 
 
 class SourceError(QuotebotError):
