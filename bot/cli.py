@@ -153,21 +153,41 @@ def ask(
     k: Annotated[int, typer.Option("-k", "--quotes", min=1, max=50, help="How many quotes to show.")] = 3,
     library: LibraryOption = None,
     json_output: JsonOption = False,
+    source: Annotated[
+        str | None, typer.Option(help="Only articles whose source holds this text (or matches this glob).")
+    ] = None,
+    title: Annotated[str | None, typer.Option(help="Only articles whose title holds this text.")] = None,
+    article: Annotated[str | None, typer.Option(help="Only this article (an id or its unique start).")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only articles dated on or after: 2015, 2015-03, 2015-03-31.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Only articles dated on or before (same forms).")] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Also say why: the candidates' scores, the threshold, why others lost.")
+    ] = False,
 ) -> None:
     """Answer a question with the exact sentences of your articles, best first, or say it is not found.
 
-    Example:  quotebot ask "Which country hasn't approved Sweden?" -k 5
+    Examples:  quotebot ask "Which country hasn't approved Sweden?" -k 5
+    ·   quotebot ask "Who was hurt?" --source wikinews --since 2015 --until 2016-06   ·   quotebot ask "..." --explain
     """
-    from bot.formatting import answer_to_rich, answer_to_text
+    from bot.formatting import answer_to_rich, answer_to_text, explanation_to_text
+    from index import Where
 
+    where = Where.parse(source=source, title=title, article=article, since=since, until=until)
     with open_library(library, seed=True) as opened:
-        answer = opened.ask(question, k=k)
+        explanation = opened.explain(question, k=k, where=where) if explain else None
+        answer = explanation.answer if explanation is not None else opened.ask(question, k=k, where=where)
     if json_output:
-        print(answer.model_dump_json(indent=2))
-    elif output.is_terminal:
+        print((explanation or answer).model_dump_json(indent=2))
+        return
+    if output.is_terminal:
         output.print(answer_to_rich(answer))
     else:
         print(answer_to_text(answer))
+    if explanation is not None:
+        print()
+        print(explanation_to_text(explanation))
 
 
 @app.command()
@@ -396,13 +416,13 @@ def main() -> None:
     """Console entry point: runs the app and turns every error into one line on stderr."""
     from bot.config import ConfigError
     from bot.redaction import redact
-    from index.errors import InvalidQuestion, QuotebotError
+    from index.errors import InvalidFilter, InvalidQuestion, QuotebotError
 
     _configure_logging()
     debug = bool(os.environ.get("QUOTEBOT_DEBUG"))
     try:
         app(prog_name="quotebot")
-    except InvalidQuestion as error:
+    except (InvalidQuestion, InvalidFilter) as error:
         messages.print(f"[red]error:[/red] {_markup_escape(redact(str(error)))}")
         sys.exit(2)
     except (QuotebotError, ConfigError) as error:

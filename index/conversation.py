@@ -78,6 +78,8 @@ class Turn(_Frozen):
     quotes: list[Quote] = Field(default_factory=list)
     # The question as it was searched when it was itself a follow-up ("When was Helen Drax born?").
     resolved: str | None = None
+    # The person it was about, when a pronoun was resolved to one: "he" in the next follow-up is them too.
+    person: str | None = None
 
 
 class Conversation(_Frozen):
@@ -88,7 +90,12 @@ class Conversation(_Frozen):
     def then(self, answer: Answer) -> Conversation:
         """This conversation with `answer` (an answer `Library.ask` gave with it) as its newest turn."""
         plan = follow_up(answer.question, self)
-        turn = Turn(question=answer.question, quotes=answer.quotes, resolved=plan.searched if plan else None)
+        turn = Turn(
+            question=answer.question,
+            quotes=answer.quotes,
+            resolved=plan.searched if plan else None,
+            person=plan.person if plan else None,
+        )
         return Conversation(turns=[*self.turns, turn][-MAX_TURNS:])
 
     @property
@@ -105,6 +112,7 @@ class FollowUp:
     articles: list[str]
     anchor: Quote | None
     reason: str
+    person: str | None = None
 
     def prior(self, sentence: CandidateSentence) -> float:
         """Log-odds added to `sentence`: in the previous quote's article, more near that quote, less for that
@@ -133,8 +141,8 @@ def follow_up(question: str, conversation: Conversation | None) -> FollowUp | No
     articles = list(dict.fromkeys(quote.article_id for quote in last.quotes[:2]))
     known = " ".join([previous, *(quote.text for quote in last.quotes[:2])]).lower()
 
-    def plan(searched: str, reason: str) -> FollowUp:
-        return FollowUp(question, " ".join(searched.split()), articles, anchor, reason)
+    def plan(searched: str, reason: str, person: str | None = None) -> FollowUp:
+        return FollowUp(question, " ".join(searched.split()), articles, anchor, reason, person)
 
     ellipsis = _ELLIPSIS.match(question)
     if ellipsis is not None and len(lexical.words(ellipsis.group("rest"))) <= 4:
@@ -159,6 +167,9 @@ def follow_up(question: str, conversation: Conversation | None) -> FollowUp | No
     # start his company?" asked after a question about a bridge): it stands on its own.
     if any(question[start:end].lower() not in known for start, end in _names(question)):
         return None
+    person = _person(previous, anchor, last.person) if "person" in pointing else None
+    if person is not None:
+        return plan(_replace_person(question, person), "pronoun resolved", person)
     searched = _substituted(question, pointing, previous, anchor)
     if searched is not None:
         return plan(searched, "pronoun resolved")
@@ -189,6 +200,14 @@ def _pointing(question: str, words: Sequence[str]) -> set[str]:
     return kinds
 
 
+def _person(previous: str, anchor: Quote | None, known: str | None) -> str | None:
+    """Who "he" or "she" is: the short answer to a previous "who" question, else the person the previous turn
+    was already about."""
+    if anchor is not None and anchor.answer is not None and previous.strip().lower().startswith(("who ", "whom ")):
+        return anchor.answer.text.strip()
+    return known
+
+
 def _substituted(question: str, pointing: set[str], previous: str, anchor: Quote | None) -> str | None:
     """`question` with its pointing word replaced by the previous short answer, when that answer is what the
     previous question asked for (a person for "who", a place for "where", a year for "when"); else None."""
@@ -196,8 +215,6 @@ def _substituted(question: str, pointing: set[str], previous: str, anchor: Quote
         return None
     answer = anchor.answer.text.strip()
     asked = previous.strip().lower()
-    if "person" in pointing and asked.startswith(("who ", "whom ")):
-        return _replace_person(question, answer)
     if "place" in pointing and asked.startswith("where "):
         return re.sub(r"\bthere\b", f"in {answer}", question, count=1, flags=re.IGNORECASE)
     if "time" in pointing and _YEAR.search(answer) and asked.startswith(("when ", "in which year", "in what year")):
