@@ -136,6 +136,8 @@ def follow_up(question: str, conversation: Conversation | None) -> FollowUp | No
     last = conversation.last if conversation is not None else None
     if last is None:
         return None
+    if " ".join(question.lower().split()) == " ".join(last.question.lower().split()):
+        return None  # the same question again is asked again, not read in the light of its own answer
     previous = last.resolved or last.question
     anchor = last.quotes[0] if last.quotes else None
     articles = list(dict.fromkeys(quote.article_id for quote in last.quotes[:2]))
@@ -156,8 +158,10 @@ def follow_up(question: str, conversation: Conversation | None) -> FollowUp | No
     if not lexical.question_terms(question):
         # "Why?", "When?", "And how?": the new question word asks about the previous question's subject.
         asked = next((word for word in words if word in _QUESTION_WORDS), None)
+        if asked is None:
+            return None  # "thanks", "ok": not a question about anything, so still not searched
         rest = _WH.sub("", previous, count=1)
-        if asked is not None and rest != previous:
+        if rest != previous:
             return plan(f"{asked.capitalize()} {rest}", "bare question word")
         return plan(f"{question} {previous}", "bare question word")
     pointing = _pointing(question, words)

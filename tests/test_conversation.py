@@ -112,6 +112,8 @@ def test_questions_that_point_nowhere_or_name_something_new_are_not_follow_ups()
     assert follow_up("Which bridge collapsed in Kessington?", who) is None
     assert follow_up("Why did Tomas Verrell start his company?", who) is None
     assert follow_up("Is there a new bridge?", who) is None
+    assert follow_up("Thanks!", who) is None
+    assert follow_up("who led the inquiry?", who) is None
 
 
 def test_a_follow_up_turn_remembers_the_question_it_was_resolved_to(library: Library) -> None:
