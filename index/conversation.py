@@ -158,11 +158,12 @@ def follow_up(question: str, conversation: Conversation | None) -> FollowUp | No
     if not lexical.question_terms(question):
         # "Why?", "When?", "And how?": the new question word asks about the previous question's subject.
         asked = next((word for word in words if word in _QUESTION_WORDS), None)
-        if asked is None:
+        if asked is None and not _pointing(question, words):
             return None  # "thanks", "ok": not a question about anything, so still not searched
         rest = _WH.sub("", previous, count=1)
-        if rest != previous:
+        if asked is not None and rest != previous:
             return plan(f"{asked.capitalize()} {rest}", "bare question word")
+        # "After whom did she name it?" holds only function words: it is read with the whole last question.
         return plan(f"{question} {previous}", "bare question word")
     pointing = _pointing(question, words)
     if not pointing:
