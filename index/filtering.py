@@ -73,10 +73,14 @@ class Where(BaseModel):
             return cls(**given)
         except ValidationError as error:
             problem = error.errors()[0]
-            field = ".".join(str(part) for part in problem["loc"]) or "filter"
-            raise InvalidFilter(
-                f"the filter {field} is not valid ({problem['msg']}); dates look like 2015, 2015-03 or 2015-03-31"
-            ) from None
+            location = [str(part) for part in problem["loc"]]
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            hint = (
+                "give some text"
+                if location and location[0] in ("source", "title", "article")
+                else ("dates look like 2015, 2015-03 or 2015-03-31")
+            )
+            raise InvalidFilter(f"{' '.join(['the filter', *location])} is not valid ({message}); {hint}") from None
 
     @property
     def is_empty(self) -> bool:
