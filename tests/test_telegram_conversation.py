@@ -86,6 +86,11 @@ def test_new_forgets_the_conversation_and_why_explains_the_last_answer(library: 
             first = await _ask(api, chat, ALICE, "When did Lumen Bakeries move its headquarters to Vienna?")
             assert "moved its headquarters to Vienna" in first
             assert "The move was made because Austrian banks" in await _ask(api, chat, ALICE, "Why?")
+            # More quotes asks the follow-up again the way it was asked: alone, "Why?" would find nothing.
+            why_answer = api.messages_in(chat.id)[-1]
+            api.press_button(chat, ALICE, why_answer, why_answer.buttons()["More quotes"])
+            more = (await api.wait_for_messages(chat.id, 3, timeout=30))[2]
+            assert more.entity_texts("blockquote") and "Lumen Bakeries moves to Vienna" in more.text
             why = await _ask(api, chat, ALICE, "/why")
             assert why.startswith("Why this answer to 'Why?'")
             assert "searched as 'Why did Lumen Bakeries move its headquarters to Vienna?'" in why
