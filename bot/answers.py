@@ -7,6 +7,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from index import Conversation, Where
 from index.models import Answer
 
 __all__ = ["QUOTES_PER_QUESTION", "AnswerStore", "StoredAnswer"]
@@ -23,6 +24,9 @@ class StoredAnswer:
     depth: int
     chat_id: int
     user_id: int | None
+    # What the question was asked with, so that "More quotes" asks it the same way again.
+    conversation: Conversation | None = None
+    where: Where | None = None
 
     @property
     def complete(self) -> bool:

@@ -261,21 +261,41 @@ def ask(
     library: LibraryOption = None,
     device: DeviceOption = None,
     json_output: JsonOption = False,
+    source: Annotated[
+        str | None, typer.Option(help="Only articles whose source holds this text (or matches this glob).")
+    ] = None,
+    title: Annotated[str | None, typer.Option(help="Only articles whose title holds this text.")] = None,
+    article: Annotated[str | None, typer.Option(help="Only this article (an id or its unique start).")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only articles dated on or after: 2015, 2015-03, 2015-03-31.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Only articles dated on or before (same forms).")] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Also say why: the candidates' scores, the threshold, why others lost.")
+    ] = False,
 ) -> None:
     """The best quote(s), best first, with the short answer marked, or "Not found in your articles."
 
-    Example:  quotebot ask "When did coffee reach Venice?" -k 5
+    Examples:  quotebot ask "When did coffee reach Venice?" -k 5
+    ·   quotebot ask "Who was hurt?" --source wikinews --since 2015 --until 2016-06   ·   quotebot ask "..." --explain
     """
-    from bot.formatting import answer_to_rich, answer_to_text
+    from bot.formatting import answer_to_rich, answer_to_text, explanation_to_text
+    from index import Where
 
+    where = Where.parse(source=source, title=title, article=article, since=since, until=until)
     with open_library(library, seed=True, device=device) as opened:
-        answer = opened.ask(question, k=k)
+        explanation = opened.explain(question, k=k, where=where) if explain else None
+        answer = explanation.answer if explanation is not None else opened.ask(question, k=k, where=where)
     if json_output:
-        print(answer.model_dump_json(indent=2))
-    elif output.is_terminal:
+        print((explanation or answer).model_dump_json(indent=2))
+        return
+    if output.is_terminal:
         output.print(answer_to_rich(answer))
     else:
         print(answer_to_text(answer))
+    if explanation is not None:
+        print()
+        print(explanation_to_text(explanation))
 
 
 @command()
@@ -585,7 +605,7 @@ def _fail(message: str, code: int, *, kind: str, as_json: bool) -> NoReturn:
 def main() -> None:
     """Console entry point: runs the app and turns every error into one line on stderr (and JSON with --json)."""
     from bot.config import ConfigError
-    from index import InvalidQuestion, QuotebotError
+    from index import InvalidFilter, InvalidQuestion, QuotebotError
 
     arguments = sys.argv[1:]
     as_json = _wants_json(arguments)
@@ -600,7 +620,7 @@ def main() -> None:
         _fail(error.format_message(), error.exit_code, kind=type(error).__name__, as_json=as_json)
     except typer.Abort:
         _fail("aborted", 1, kind="Abort", as_json=as_json)
-    except InvalidQuestion as error:
+    except (InvalidQuestion, InvalidFilter) as error:
         _fail(str(error), 2, kind=type(error).__name__, as_json=as_json)
     except (QuotebotError, ConfigError) as error:
         _fail(str(error), 1, kind=type(error).__name__, as_json=as_json)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from index import Candidate, Explanation
 from index.models import Answer, ArticleSummary, Quote
 
 __all__ = [
@@ -29,6 +30,9 @@ __all__ = [
     "citation_details",
     "context_to_html",
     "escape",
+    "explanation_lines",
+    "explanation_to_html",
+    "explanation_to_text",
     "sources_to_html",
     "telegram_length",
 ]
@@ -346,3 +350,120 @@ def answer_to_text(answer: Answer, *, first: int = 0, count: int | None = None) 
         lines.append(f"  — {quote.title.strip() or 'untitled article'}{details} ({quote.url or quote.source})")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+# -- why this quote ----------------------------------------------------------------------------------------------
+
+# What each first-stage feature means, in words a user can follow (index/answer.py FEATURES).
+_FEATURE_WORDS = {
+    "dense_sentence": "its meaning is close to the question's",
+    "dense_chunk": "its passage is close in meaning to the question",
+    "dense_margin": "it is about as close in meaning as the closest candidate",
+    "coverage": "it holds the question's rarer words",
+    "coverage_margin": "it holds about as many of those words as the best candidate",
+    "bm25": "it matches the question's words often (BM25)",
+    "bigrams": "it holds word pairs of the question",
+    "chunk_coverage": "its passage holds the question's words",
+    "neighbour_coverage": "the sentences next to it hold the question's words",
+    "lexical_chunk": "its passage ranks high in the word search",
+    "chunk_rank": "its passage ranks high in the search",
+    "type_match": "it holds the kind of thing asked for (a date, a number, a name)",
+    "novelty": "it says more than the question's own words",
+    "length": "its length",
+}
+_OUTCOME_WORDS = {
+    "quoted": "quoted",
+    "below_threshold": "not quoted: below the threshold",
+    "beyond_k": "not quoted: more quotes than asked for were better",
+    "inside_better_quote": "not quoted on its own: it is inside a better quote",
+    "not_read": "not read: the first stage ranked it below the candidates the reader reads",
+}
+_SHOWN_CANDIDATES = 6
+_SHOWN_CHARACTERS = 160
+
+
+def _feature(name: str) -> str:
+    return _FEATURE_WORDS.get(name, name.replace("_", " "))
+
+
+def _short(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _SHOWN_CHARACTERS else flat[: _SHOWN_CHARACTERS - 1] + "…"
+
+
+def _why_lost(candidate: Candidate, winner: Candidate) -> str:
+    """The main reason `candidate` lost to `winner`: the reader's view, then the first stage's biggest gap."""
+    reasons = []
+    reader, best = candidate.reader_answer, winner.reader_answer
+    if reader is not None and best is not None and reader < best:
+        reasons.append(f"the reader found it less likely to answer ({reader:+.2f} against {best:+.2f})")
+    gaps = {
+        name: winner.contributions.get(name, 0.0) - value
+        for name, value in candidate.contributions.items()
+        if winner.contributions.get(name, 0.0) - value > 0.05
+    }
+    if gaps:
+        name = max(gaps, key=gaps.__getitem__)
+        reasons.append(f"the first stage: the winner is stronger where {_feature(name)} ({gaps[name]:+.2f})")
+    if winner.conversation_bonus - candidate.conversation_bonus > 0:
+        reasons.append("the conversation favoured the winner's article and place")
+    return "; ".join(reasons) or "its scores were close; the winner was a little higher overall"
+
+
+def explanation_lines(explanation: Explanation) -> list[str]:
+    """Why the answer is what it is, line by line, in plain words (the REPL, the CLI and Telegram share it)."""
+    lines = [f"Why this answer to {explanation.question!r}:"]
+    if explanation.follow_up is not None:
+        lines.append(f"  Read as a follow-up ({explanation.follow_up}): searched as {explanation.searched!r}.")
+    if explanation.where is not None:
+        lines.append(f"  Only articles matching {explanation.where.describe()} were searched.")
+    lines.append(
+        f"  The first stage scores every sentence of the best passages; the reader reads the best "
+        f"{explanation.read_depth}. Their blend is the confidence; the threshold is {explanation.threshold:.3f} "
+        f"(under it nothing is quoted: not found), and under {explanation.weak_threshold:.3f} a quote is only "
+        "'possibly'."
+    )
+    if not explanation.candidates:
+        lines.append("  No sentence of the articles was a candidate.")
+        return lines
+    read = [candidate for candidate in explanation.candidates if candidate.probability is not None]
+    winner = next((c for c in explanation.candidates if c.outcome == "quoted"), read[0] if read else None)
+    for number, candidate in enumerate(explanation.candidates[:_SHOWN_CANDIDATES], start=1):
+        lines.append(f"{number}. {_OUTCOME_WORDS[candidate.outcome]}: “{_short(candidate.text)}”")
+        strongest = sorted(candidate.contributions.items(), key=lambda item: item[1], reverse=True)[:2]
+        words = ", ".join(f"{_feature(name)} ({value:+.2f})" for name, value in strongest if value > 0)
+        lines.append(f"   first stage {candidate.first_stage:.3f}" + (f": {words}" if words else ""))
+        if candidate.probability is not None:
+            answer = f", short answer “{candidate.short_answer}”" if candidate.short_answer else ""
+            lines.append(
+                f"   reader: answers {candidate.reader_answer:+.2f}, span {candidate.reader_span:+.2f}{answer}; "
+                f"confidence {candidate.probability:.3f}"
+            )
+        if candidate.conversation_bonus:
+            lines.append(f"   conversation: {candidate.conversation_bonus:+.2f} (its article and place in it)")
+        if candidate.outcome == "below_threshold" and candidate.probability is not None:
+            lines.append(
+                f"   why: confidence {candidate.probability:.3f} is under the threshold {explanation.threshold:.3f}"
+            )
+        elif winner is not None and candidate is not winner and candidate.outcome != "quoted":
+            lines.append(f"   why it lost: {_why_lost(candidate, winner)}")
+    return lines
+
+
+def explanation_to_text(explanation: Explanation) -> str:
+    return "\n".join(explanation_lines(explanation))
+
+
+def explanation_to_html(explanation: Explanation) -> list[str]:
+    """The explanation as Telegram HTML messages, each under the message limit."""
+    parts: list[str] = []
+    current = ""
+    for line in explanation_lines(explanation):
+        piece = escape(line)
+        if current and telegram_length(current) + telegram_length(piece) + 1 > TELEGRAM_MESSAGE_LIMIT:
+            parts.append(current)
+            current = ""
+        current = f"{current}\n{piece}" if current else piece
+    if current:
+        parts.append(current)
+    return parts

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
@@ -17,8 +17,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from bot.formatting import answer_to_rich
+from bot.filters import FILTER_HELP, split_filters
+from bot.formatting import answer_to_rich, explanation_to_text
 from bot.reports import add_summary
+from index import Conversation, Where
 from index.errors import QuotebotError, SourceError, UnsupportedSource
 from index.library import Library
 from index.models import Answer
@@ -39,6 +41,11 @@ BARE_COMMANDS = {"quit": "/quit", "exit": "/quit", "help": "/help", "clear": "/c
 HELP = """\
 Type a question and press Enter; quotebot answers with the exact sentences of your articles.
   /more          the next quotes for the last question
+  /why           why the last answer is what it is: candidates, scores, threshold
+  /new           start a new conversation (follow-ups like "When was she born?" lean on the last answer)
+  /filter F...   search only some articles from now on, e.g. /filter source:wikinews since:2015;
+                 /filter alone shows the filter, /filter off drops it
+  /ask F... Q    ask one question with filters, e.g. /ask since:2015-01-01 Who won?
   /context [N]   the paragraph around the last answer's quote N (1, the first, by default)
   /add PATH|URL  add a file, a folder or a web page (~ works)
   /sources [P]   list the articles, ten a page (P: the page)
@@ -59,6 +66,10 @@ class Session:
     last: Answer | None = None
     shown: int = 0
     done: bool = False
+    # The turns so far (/new forgets them), the filter set by /filter, and how the last answer was asked (/why).
+    conversation: Conversation = field(default_factory=Conversation)
+    where: Where | None = None
+    asked: tuple[str, Conversation, Where | None] | None = None
 
     def handle(self, line: str) -> None:
         """Act on one line; every error becomes a message and the loop goes on."""
@@ -83,12 +94,52 @@ class Session:
             logger.exception("the REPL could not handle %r", text[:200])
             self.console.print(f"[red]error:[/red] unexpected {type(error).__name__}: {escape(str(error))}")
 
-    def ask(self, question: str) -> None:
+    def ask(self, question: str, where: Where | None = None) -> None:
+        where = where or self.where
+        before = self.conversation
         # The first question loads the reader (a few seconds): the spinner says something is happening.
         with self.console.status("Looking through your articles …"):
-            self.last = self.library.ask(question, k=FETCHED)
+            self.last = self.library.ask(question, k=FETCHED, conversation=before, where=where)
+        self.asked = (question, before, where)
+        self.conversation = before.then(self.last)
         self.shown = 0
         self.more("")
+
+    def ask_filtered(self, argument: str) -> None:
+        question, where = split_filters(argument)
+        if not question:
+            self.console.print(f"Ask like this: /ask since:2015-01-01 Who won? (filters: {escape(FILTER_HELP)})")
+            return
+        self.ask(question, where)
+
+    def filter(self, argument: str) -> None:
+        if argument.lower() in ("off", "none", "clear"):
+            self.where = None
+            self.console.print("No filter: every article is searched.")
+            return
+        if argument:
+            rest, where = split_filters(argument)
+            if rest or where is None:
+                self.console.print(f"Not a filter: {escape(rest or argument)!r}. Filters: {escape(FILTER_HELP)}")
+                return
+            self.where = where
+        if self.where is None:
+            self.console.print(f"No filter: every article is searched. Set one with /filter {escape(FILTER_HELP)}")
+        else:
+            self.console.print(f"Searching only articles matching {escape(self.where.describe())} (/filter off).")
+
+    def new(self, _: str) -> None:
+        self.conversation = Conversation()
+        self.console.print("A new conversation: the next question stands on its own.")
+
+    def why(self, _: str) -> None:
+        if self.asked is None:
+            self.console.print("Ask a question first; /why then explains its answer.")
+            return
+        question, before, where = self.asked
+        with self.console.status("Explaining …"):
+            explanation = self.library.explain(question, k=PAGE, conversation=before, where=where)
+        self.console.print(explanation_to_text(explanation), markup=False, highlight=False)
 
     def more(self, _: str) -> None:
         if self.last is None:
@@ -194,6 +245,10 @@ class Session:
 
 COMMANDS: dict[str, Callable[[Session, str], None]] = {
     "/more": Session.more,
+    "/why": Session.why,
+    "/new": Session.new,
+    "/filter": Session.filter,
+    "/ask": Session.ask_filtered,
     "/add": Session.add,
     "/sources": Session.sources,
     "/show": Session.show,

@@ -52,7 +52,9 @@ from telegram.ext import (
 from bot.access import access_warning, button_refusal, stranger_text
 from bot.answers import QUOTES_PER_QUESTION, AnswerStore, StoredAnswer
 from bot.config import DEFAULT_FETCH_THREADS, ConfigError, Settings
-from bot.formatting import answer_to_html, context_to_html, escape, sources_to_html
+from bot.conversations import Asked, ConversationStore
+from bot.filters import FILTER_HELP, split_filters
+from bot.formatting import answer_to_html, context_to_html, escape, explanation_to_html, sources_to_html
 from bot.limits import QuestionLimits
 from bot.redaction import redact, redact_secret
 from bot.scheduler import FairScheduler
@@ -109,6 +111,8 @@ class BotState:
     fetch_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=FETCH_THREADS, thread_name_prefix="quotebot-fetch")
     )
+    # Each chat's (in groups each member's) conversation, for follow-ups, /new and /why.
+    conversations: ConversationStore = field(default_factory=ConversationStore)
 
 
 def _new_state(settings: Settings, library: Library) -> BotState:
@@ -157,15 +161,19 @@ def _reply_to(message: Message) -> ReplyParameters:
 
 async def _send_parts(
     context: Context, chat_id: int, parts: Sequence[str], *, reply_to: Message | None, markup: Any = None
-) -> None:
+) -> list[Message]:
     """Send HTML parts in order: the first replies to ``reply_to``, the last carries the keyboard."""
+    sent = []
     for number, part in enumerate(parts):
-        await context.bot.send_message(
-            chat_id,
-            part,
-            reply_parameters=_reply_to(reply_to) if reply_to is not None and number == 0 else None,
-            reply_markup=markup if number == len(parts) - 1 else None,
+        sent.append(
+            await context.bot.send_message(
+                chat_id,
+                part,
+                reply_parameters=_reply_to(reply_to) if reply_to is not None and number == 0 else None,
+                reply_markup=markup if number == len(parts) - 1 else None,
+            )
         )
+    return sent
 
 
 async def _reply(message: Message, text: str) -> None:
@@ -204,7 +212,9 @@ async def _answer_question(update: Update, context: Context, question: str) -> N
     chat = update.effective_chat
     if message is None or chat is None or await _refuse_stranger(update, context):
         return
-    question = question.strip()
+    # "since:2015 source:wikinews Who won?": the filter words come out of the question (a bad one is a
+    # QuotebotError, which the error handler turns into its one line).
+    question, where = split_filters(question.strip())
     if not question:
         await _reply(message, "Ask me a question about the articles, e.g. <i>Who won the 2023 election?</i>")
         return
@@ -224,8 +234,16 @@ async def _answer_question(update: Update, context: Context, question: str) -> N
     # Queued now, in the order updates arrive. The answer is awaited in a task, so that a flood of questions
     # waits in the fair queue, where turns are fair, not in PTB's few concurrent update slots; "typing…" is
     # sent from the handler, so those slots still bound how many requests go out at once.
-    work = state.engine.submit(owner, functools.partial(state.library.ask, question, k=FIRST_ASK_DEPTH))
-    context.application.create_task(_reply_when_answered(update, context, work, owner), update=update)
+    user_id = update.effective_user.id if update.effective_user is not None else None
+    replied = message.reply_to_message
+    to_us = replied is not None and replied.from_user is not None and replied.from_user.id == context.bot.id
+    conversation = state.conversations.conversation(
+        chat.id, user_id, replying_to=replied.message_id if to_us and replied is not None else None
+    )
+    ask = functools.partial(state.library.ask, question, k=FIRST_ASK_DEPTH, conversation=conversation, where=where)
+    work = state.engine.submit(owner, ask)
+    asked = Asked(question, conversation, where)
+    context.application.create_task(_reply_when_answered(update, context, work, owner, asked), update=update)
     try:
         await chat.send_action(ChatAction.TYPING)
     except TelegramError as error:
@@ -233,20 +251,32 @@ async def _answer_question(update: Update, context: Context, question: str) -> N
         logger.debug("could not show typing in chat %s: %s", chat.id, error)
 
 
-async def _reply_when_answered(update: Update, context: Context, work: asyncio.Future[Answer], owner: int) -> None:
+async def _reply_when_answered(
+    update: Update, context: Context, work: asyncio.Future[Answer], owner: int, asked: Asked
+) -> None:
     """Reply with the best quote and buttons once the question has had its turn with the engine."""
     state = _state(context)
     message, chat = update.effective_message, update.effective_chat
     assert message is not None and chat is not None
+    user = update.effective_user
     try:
         answer = await work
         markup = None
         if answer.found and answer.quotes:
-            user = update.effective_user
-            key = state.answers.put(StoredAnswer(answer, FIRST_ASK_DEPTH, chat.id, user.id if user else None))
+            stored = StoredAnswer(
+                answer, FIRST_ASK_DEPTH, chat.id, user.id if user else None, asked.conversation, asked.where
+            )
+            key = state.answers.put(stored)
             markup = _answer_keyboard(key, answer, 0, FIRST_PAGE)
         parts = answer_to_html(answer, first=0, count=FIRST_PAGE)
-        await _send_parts(context, chat.id, parts, reply_to=message, markup=markup)
+        sent = await _send_parts(context, chat.id, parts, reply_to=message, markup=markup)
+        state.conversations.answered(
+            chat.id,
+            user.id if user else None,
+            asked,
+            asked.conversation.then(answer),
+            [reply.message_id for reply in sent],
+        )
     finally:
         work.cancel()
         state.limits.release(owner)
@@ -332,9 +362,17 @@ async def button_pressed(update: Update, context: Context) -> None:
         if kind == "m":
             if index + MORE_PAGE > len(stored.answer.quotes) and not stored.complete:
                 await chat.send_action(ChatAction.TYPING)
-                ask = functools.partial(state.library.ask, stored.answer.question, k=QUOTES_PER_QUESTION)
+                ask = functools.partial(
+                    state.library.ask,
+                    stored.answer.question,
+                    k=QUOTES_PER_QUESTION,
+                    conversation=stored.conversation,
+                    where=stored.where,
+                )
                 deeper = await state.engine.submit(owner, ask)
-                stored = StoredAnswer(deeper, QUOTES_PER_QUESTION, stored.chat_id, stored.user_id)
+                stored = StoredAnswer(
+                    deeper, QUOTES_PER_QUESTION, stored.chat_id, stored.user_id, stored.conversation, stored.where
+                )
                 state.answers.put(stored, key=key)
             parts = answer_to_html(stored.answer, first=index, count=MORE_PAGE)
             markup = _answer_keyboard(key, stored.answer, index, MORE_PAGE)
@@ -365,6 +403,11 @@ async def help_command(update: Update, context: Context) -> None:
         f"In groups: <code>/ask QUESTION</code>, mention @{escape(context.bot.username)}, "
         "or reply to one of my messages.",
         "Under an answer: <b>More quotes</b> shows the next ones, <b>Context</b> the paragraph around it.",
+        "Follow-ups such as <i>When was she born?</i> or <i>Why?</i> lean on your last answer (or on the answer "
+        "you reply to); /new starts afresh, and I forget a conversation after 30 minutes of silence.",
+        "/why says why the last answer is what it is: the candidates, their scores and the threshold.",
+        f"Filters go into the question: {escape(FILTER_HELP)}, e.g. "
+        "<code>since:2015-01-01 source:wikinews Who won?</code>",
         "/sources lists the articles.",
     ]
     user = update.effective_user
@@ -376,6 +419,45 @@ async def help_command(update: Update, context: Context) -> None:
             "<code>/remove ID</code> to remove one.",
         ]
     await message.reply_text("\n".join(lines))
+
+
+def _asker(update: Update) -> tuple[int, int | None] | None:
+    chat, user = update.effective_chat, update.effective_user
+    return None if chat is None else (chat.id, user.id if user is not None else None)
+
+
+async def new_command(update: Update, context: Context) -> None:
+    """Starts a new conversation for this user in this chat (``/new``)."""
+    message, asker = update.effective_message, _asker(update)
+    if message is None or asker is None or await _refuse_stranger(update, context):
+        return
+    _state(context).conversations.forget(*asker)
+    await _reply(message, "A new conversation: your next question stands on its own.")
+
+
+async def why_command(update: Update, context: Context) -> None:
+    """Explains this user's last answer in this chat: candidates, scores, threshold, why others lost (``/why``)."""
+    message, asker = update.effective_message, _asker(update)
+    if message is None or asker is None or await _refuse_stranger(update, context):
+        return
+    state = _state(context)
+    asked = state.conversations.last_asked(*asker)
+    if asked is None:
+        await _reply(message, "Ask a question first; /why then explains its answer.")
+        return
+    owner = _owner(update, asker[0])
+    busy = state.limits.admit(owner, counted=False)
+    if busy is not None:
+        await _reply(message, busy.text)
+        return
+    try:
+        explain = functools.partial(
+            state.library.explain, asked.question, k=FIRST_PAGE, conversation=asked.conversation, where=asked.where
+        )
+        explanation = await state.engine.submit(owner, explain)
+        await _send_parts(context, asker[0], explanation_to_html(explanation), reply_to=message)
+    finally:
+        state.limits.release(owner)
 
 
 async def sources_command(update: Update, context: Context) -> None:
@@ -578,6 +660,8 @@ async def error_handler(update: object, context: Context) -> None:
 COMMANDS = [
     BotCommand("ask", "Ask a question about the articles"),
     BotCommand("sources", "List the articles I know"),
+    BotCommand("why", "Why the last answer is what it is"),
+    BotCommand("new", "Start a new conversation"),
     BotCommand("help", "What I know and how to ask"),
     BotCommand("start", "Start here"),
     BotCommand("add", "Add articles from a URL (admins)"),
@@ -627,6 +711,8 @@ def build_application(settings: Settings, library: Library) -> Application[Any, 
             CommandHandler(["start", "help"], help_command, filters=_MESSAGES_ONLY),
             CommandHandler("ask", ask_command, filters=_MESSAGES_ONLY),
             CommandHandler("sources", sources_command, filters=_MESSAGES_ONLY),
+            CommandHandler("new", new_command, filters=_MESSAGES_ONLY),
+            CommandHandler("why", why_command, filters=_MESSAGES_ONLY),
             CommandHandler("add", add_command, filters=_MESSAGES_ONLY),
             CommandHandler("remove", remove_command, filters=_MESSAGES_ONLY),
             CallbackQueryHandler(button_pressed),

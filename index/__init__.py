@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from index.conversation import Conversation, Turn
 from index.devices import available_devices
 from index.embedding import default_embedder
 from index.errors import (
@@ -11,6 +12,7 @@ from index.errors import (
     DeviceUnavailable,
     DiskFull,
     EmbedderMismatch,
+    InvalidFilter,
     InvalidQuestion,
     LibraryBusy,
     LibraryError,
@@ -21,6 +23,8 @@ from index.errors import (
     SourceError,
     UnsupportedSource,
 )
+from index.explaining import Candidate, Explanation
+from index.filtering import Where
 from index.library import Library
 from index.models import (
     AddReport,
@@ -42,12 +46,16 @@ __all__ = [
     "Article",
     "ArticleNotFound",
     "ArticleSummary",
+    "Candidate",
+    "Conversation",
     "CorruptLibrary",
     "DeviceUnavailable",
     "DiskFull",
     "Document",
     "Duplicate",
     "EmbedderMismatch",
+    "Explanation",
+    "InvalidFilter",
     "InvalidQuestion",
     "Library",
     "LibraryBusy",
@@ -62,7 +70,9 @@ __all__ = [
     "SourceError",
     "SyncPlan",
     "SyncReport",
+    "Turn",
     "UnsupportedSource",
+    "Where",
     "available_devices",
     "default_embedder",
     "sync_folder",

@@ -2,6 +2,7 @@
 
     QuotebotError
     ├── InvalidQuestion       empty or over-long question
+    ├── InvalidFilter         a filter (source, title, article, dates) that cannot hold
     ├── SourceError           a file, folder or URL that cannot be read as articles
     │   └── UnsupportedSource a file in a folder of a kind quotebot does not read (skipped, not a failure)
     ├── LibraryError          the library folder itself
@@ -28,6 +29,7 @@ __all__ = [
     "DeviceUnavailable",
     "DiskFull",
     "EmbedderMismatch",
+    "InvalidFilter",
     "InvalidQuestion",
     "LibraryBusy",
     "LibraryError",
@@ -46,6 +48,10 @@ class QuotebotError(Exception):
 
 class InvalidQuestion(QuotebotError):
     """The question is empty or longer than the limit."""
+
+
+class InvalidFilter(QuotebotError):
+    """A filter of `ask` (a date, an empty field, until before since) that cannot be applied."""
 
 
 class SourceError(QuotebotError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -22,6 +23,7 @@ from index import lexical, marking
 from index.answer import ScoredSentence, Scoring, rank_sentences
 from index.articles import MAX_SOURCE_BYTES, read_sources, storable
 from index.chunking import ChunkSpan, chunk_spans, sentence_spans
+from index.conversation import Conversation, follow_up
 from index.duplicates import MIN_WORDS, NEAR_DUPLICATE, Fingerprint, fingerprint, similarity
 from index.embedding import Embedder, default_embedder
 from index.errors import (
@@ -32,7 +34,9 @@ from index.errors import (
     LibraryNotFound,
     SourceError,
 )
+from index.explaining import Considered, Explanation, explanation
 from index.fetching import FetchPolicy
+from index.filtering import Where
 from index.models import (
     AddReport,
     Answer,
@@ -46,7 +50,7 @@ from index.models import (
 )
 from index.quoting import DEFAULT_QUOTE_CHARACTERS, window
 from index.reader import BUNDLED_READER, Passage, load_reader
-from index.search import Retrieval, retrieve
+from index.search import Retrieval, Scope, retrieve
 from index.store import CandidateSentence, NewChunk, Store, now
 from index.streaming import DEFAULT_PART_CHARACTERS
 from index.vectors import DamagedIndex, VectorIndex
@@ -468,41 +472,124 @@ class Library:
         method: Retrieval = "hybrid",
         reader: bool = True,
         threshold: float | None = None,
+        conversation: Conversation | None = None,
+        where: Where | None = None,
     ) -> Answer:
         """The best `k` quotes for `question`, or found=False when nothing answers it well enough; with
         reader=False, by the first stage and the rule-based marker only (the `no-reader` system of evaluation).
-        `threshold` replaces the calibrated "not found" threshold (0.0: the best guesses, whatever their score)."""
+
+        With `conversation` (the turns before, see index.conversation) a follow-up ("When was she born?") is
+        searched in their light; a question that stands on its own is answered exactly as without one. With
+        `where`, only the articles it allows are searched. `threshold` replaces the calibrated "not found"
+        threshold (0.0: the best guesses, whatever their score)."""
+        return self._ask(
+            question,
+            k=k,
+            method=method,
+            reader=reader,
+            threshold=threshold,
+            conversation=conversation,
+            where=where,
+        )
+
+    def explain(
+        self, question: str, *, k: int = 3, conversation: Conversation | None = None, where: Where | None = None
+    ) -> Explanation:
+        """Why `ask` gives what it gives: the best candidates' first-stage features, the reader's scores, the
+        thresholds and what each candidate's fate was (index.explaining), with the answer itself."""
+        trace: list[Considered] = []
+        answer = self._ask(
+            question,
+            k=k,
+            method="hybrid",
+            reader=True,
+            threshold=None,
+            conversation=conversation,
+            where=where,
+            trace=trace,
+        )
+        plan = follow_up(answer.question, conversation) if conversation is not None else None
+        return explanation(
+            answer,
+            trace,
+            self.scoring,
+            searched=plan.searched if plan else answer.question,
+            follow_up=plan.reason if plan else None,
+            where=where,
+        )
+
+    def _ask(
+        self,
+        question: str,
+        *,
+        k: int,
+        method: Retrieval,
+        reader: bool,
+        threshold: float | None,
+        conversation: Conversation | None,
+        where: Where | None,
+        trace: list[Considered] | None = None,
+    ) -> Answer:
         cleaned = _validate(question)
+        plan = follow_up(cleaned, conversation) if conversation is not None else None
+        searched = plan.searched if plan is not None else cleaned
         # "hi" or "who is she?" names nothing to look for; a quote found for it would only be a coincidence,
         # so nothing is encoded or searched.
-        if not lexical.question_terms(cleaned):
+        if not lexical.question_terms(searched):
             return Answer(question=cleaned, found=False, quotes=[])
-        ranked = self.rank(cleaned, method=method)
+        ranked = self.rank(searched, method=method, where=where, focus=plan.articles if plan is not None else ())
         if reader and self.scoring.reader:
             floor = self.scoring.reader_threshold if threshold is None else threshold
-            return self._read(cleaned, _distinct(ranked), k=max(k, 1), threshold=floor)
+            return self._read(
+                cleaned,
+                _distinct(ranked),
+                k=max(k, 1),
+                threshold=floor,
+                asked=searched,
+                prior=plan.prior if plan is not None else None,
+                trace=trace,
+            )
         floor = self.scoring.threshold if threshold is None else threshold
         if not ranked or ranked[0].score < floor:
             return Answer(question=cleaned, found=False, quotes=[])
-        return Answer(question=cleaned, found=True, quotes=self._quotes(cleaned, _distinct(ranked)[: max(k, 1)]))
+        return Answer(question=cleaned, found=True, quotes=self._quotes(searched, _distinct(ranked)[: max(k, 1)]))
 
-    def _read(self, question: str, ranked: Sequence[ScoredSentence], *, k: int, threshold: float) -> Answer:
-        """The reader reads the first stage's best few; their blend orders them, its threshold says "not found"."""
+    def _read(
+        self,
+        question: str,
+        ranked: Sequence[ScoredSentence],
+        *,
+        k: int,
+        threshold: float,
+        asked: str | None = None,
+        prior: Callable[[CandidateSentence], float] | None = None,
+        trace: list[Considered] | None = None,
+    ) -> Answer:
+        """The reader reads the first stage's best few; their blend orders them, its threshold says "not found".
+
+        `asked` is what the reader reads (a follow-up made whole), `prior` a log-odds bonus per sentence (a
+        follow-up's previous article), `trace` collects every candidate's scores and fate for `explain`."""
         # A sentence that asks (an interviewer's question, a rhetorical one) never answers: it is not read, unless
         # nothing else is left.
         statements = [item for item in ranked if not item.sentence.text.rstrip().endswith("?")] or list(ranked)
+        bonus = prior or (lambda _: 0.0)
+        if prior is not None:
+            statements.sort(key=lambda item: self.scoring.logit(item.features) + bonus(item.sentence), reverse=True)
         head = statements[: max(self.scoring.read_depth, k)]
         if not head:
             return Answer(question=question, found=False, quotes=[])
         neighbourhoods = self.passages([item.sentence for item in head])
         readings = load_reader(_reader_folder(self.scoring.reader)).read(
-            question, [neighbourhood.passage for neighbourhood in neighbourhoods]
+            asked or question, [neighbourhood.passage for neighbourhood in neighbourhoods]
         )
         read = sorted(
             (
                 (
-                    self.scoring.read(
-                        self.scoring.logit(item.features), reading.answer, reading.span_score - reading.no_answer
+                    _shifted(
+                        self.scoring.read(
+                            self.scoring.logit(item.features), reading.answer, reading.span_score - reading.no_answer
+                        ),
+                        bonus(item.sentence),
                     ),
                     item,
                     neighbourhood,
@@ -514,10 +601,20 @@ class Library:
             reverse=True,
         )
         confidence = round(read[0][0], 4)
+        if trace is not None:
+            trace.extend(
+                Considered(item, probability, reading, bonus(item.sentence), "beyond_k")
+                for probability, item, _, reading in read
+            )
+            trace.extend(
+                Considered(item, None, None, bonus(item.sentence), "not_read") for item in statements[len(head) :][:3]
+            )
         if read[0][0] < threshold:
+            if trace is not None:
+                trace[: len(read)] = [row.but("below_threshold") for row in trace[: len(read)]]
             return Answer(question=question, found=False, quotes=[], confidence=confidence)
         quotes: list[Quote] = []
-        for probability, item, neighbourhood, reading in read:
+        for number, (probability, item, neighbourhood, reading) in enumerate(read):
             if len(quotes) == k:
                 break
             sentence = item.sentence
@@ -528,7 +625,11 @@ class Library:
                 quote.article_id == sentence.article_id and quote.start < sentence.stop and start < quote.end
                 for quote in quotes
             ):
+                if trace is not None:
+                    trace[number] = trace[number].but("inside_better_quote")
                 continue  # already shown inside a better quote (one that took this sentence as its antecedent)
+            if trace is not None:
+                trace[number] = trace[number].but("quoted")
             rank = len(quotes)
             title, source, url, text = self._store.article_slice(sentence.article_id, start, sentence.stop)
             # Below quotes 1, a span is marked only where the reader prefers it to "no answer in this sentence".
@@ -563,20 +664,53 @@ class Library:
             )
         return Answer(question=question, found=True, quotes=quotes, confidence=confidence)
 
-    def rank(self, question: str, *, method: Retrieval = "hybrid", rerank: bool = True) -> list[ScoredSentence]:
+    def rank(
+        self,
+        question: str,
+        *,
+        method: Retrieval = "hybrid",
+        rerank: bool = True,
+        where: Where | None = None,
+        focus: Sequence[str] = (),
+    ) -> list[ScoredSentence]:
         """Every candidate sentence for `question`, scored, best first (for `ask` and for evaluation); with
-        rerank=False, by the first-stage scorer only (no reranker: the baselines of evaluation)."""
+        rerank=False, by the first-stage scorer only (no reranker: the baselines of evaluation). `where` restricts
+        the search to the articles it allows; the articles in `focus` are searched again on their own too."""
         cleaned = _validate(question)
         self._ensure_vectors()
+        scope = self._scope(where)
+        if scope is not None and not scope.article_ids:
+            return []
         query = self._question_vector(cleaned)
         terms = lexical.question_terms(cleaned)
         frequencies, documents = self._store.document_frequencies(terms)
-        hits = retrieve(self._store, self._vectors, query, _selective(terms, frequencies, documents), method=method)
+        selective = _selective(terms, frequencies, documents)
+        hits = retrieve(self._store, self._vectors, query, selective, method=method, scope=scope)
+        focused = [article for article in focus if scope is None or article in scope.article_ids]
+        if focused:
+            seen = {hit.chunk_id for hit in hits}
+            extra = retrieve(
+                self._store,
+                self._vectors,
+                query,
+                selective,
+                method=method,
+                keep=_FOCUS_CHUNKS,
+                scope=Scope(focused, np.array(self._store.chunk_ids_of(focused), dtype=np.int64)),
+            )
+            hits += [hit for hit in extra if hit.chunk_id not in seen]
         if not hits:
             return []
         candidates = self._store.sentences_of_chunks([hit.chunk_id for hit in hits])
         idfs = {term: lexical.idf(frequencies.get(term, 0), documents) for term in terms}
         return rank_sentences(query, terms, candidates, hits, idfs, self.scoring, question=cleaned, rerank_head=rerank)
+
+    def _scope(self, where: Where | None) -> Scope | None:
+        """The articles and chunks `where` allows; None when it allows everything."""
+        if where is None or where.is_empty:
+            return None
+        articles = where.allowed(self._store.article_fields())
+        return Scope(articles, np.array(self._store.chunk_ids_of(articles) if articles else [], dtype=np.int64))
 
     def passages(self, sentences: Sequence[CandidateSentence]) -> list[Neighbourhood]:
         """Each sentence with the sentences before and after it in its article (what the reader reads)."""
@@ -727,6 +861,18 @@ def leans_on_previous(sentence: str) -> bool:
     """True when `sentence` opens with a pronoun or a pointing word that needs the sentence before it."""
     words = lexical.words(sentence[:40])
     return bool(words) and words[0] in _LEANING
+
+
+# A follow-up searches the previous quote's article again on its own, for this many more chunks.
+_FOCUS_CHUNKS = 6
+
+
+def _shifted(probability: float, bonus: float) -> float:
+    """`probability` with `bonus` added to its log-odds (0 leaves it exactly as it was)."""
+    if bonus == 0.0:
+        return probability
+    clipped = min(max(probability, 1e-9), 1.0 - 1e-9)
+    return 1.0 / (1.0 + math.exp(-(math.log(clipped / (1.0 - clipped)) + bonus)))
 
 
 # A term in more than this share of chunks barely moves BM25 but makes FTS5 walk most of its index.

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from index.store import Store
 from index.vectors import VectorIndex
 
-__all__ = ["ChunkHit", "Retrieval", "retrieve"]
+__all__ = ["ChunkHit", "Retrieval", "Scope", "retrieve"]
 
 Retrieval = Literal["hybrid", "dense", "lexical"]
 FUSION_CONSTANT = 60
@@ -32,6 +32,14 @@ class ChunkHit:
     fused: float
 
 
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The articles a search is restricted to (a filter, or a follow-up's previous article) and their chunks."""
+
+    article_ids: list[str]
+    chunk_ids: NDArray[np.int64]
+
+
 def retrieve(
     store: Store,
     vectors: VectorIndex,
@@ -41,10 +49,15 @@ def retrieve(
     depth: int = 40,
     keep: int = 12,
     method: Retrieval = "hybrid",
+    scope: Scope | None = None,
 ) -> list[ChunkHit]:
-    """The best `keep` chunks for a question, best first."""
-    dense = vectors.search(query, depth) if method != "lexical" else []
-    lexical = store.lexical(terms, limit=depth) if method != "dense" else []
+    """The best `keep` chunks for a question, best first; with `scope`, only among its chunks."""
+    if scope is None:
+        dense = vectors.search(query, depth) if method != "lexical" else []
+        lexical = store.lexical(terms, limit=depth) if method != "dense" else []
+    else:
+        dense = vectors.search_within(query, depth, scope.chunk_ids) if method != "lexical" else []
+        lexical = store.lexical_within(terms, scope.article_ids, limit=depth) if method != "dense" else []
     fused: dict[int, float] = {}
     for ranking in (dense, lexical):
         for rank, (chunk_id, _) in enumerate(ranking):

@@ -509,6 +509,35 @@ class Store:
         )
         return [(row[0], float(row[1])) for row in rows]
 
+    def lexical_within(
+        self, terms: Sequence[str], article_ids: Sequence[str], *, limit: int
+    ) -> list[tuple[int, float]]:
+        """`lexical`, restricted to the chunks of `article_ids` by a join (so `limit` of them come back)."""
+        if not terms or not article_ids:
+            return []
+        query = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+        rows = self.connection().execute(
+            "SELECT rowid, -bm25(chunk_text) FROM chunk_text WHERE chunk_text MATCH ?"
+            " AND rowid IN (SELECT c.id FROM chunks c WHERE c.article_id IN (SELECT value FROM json_each(?)))"
+            " ORDER BY bm25(chunk_text) LIMIT ?",
+            (query, json.dumps(list(article_ids)), limit),
+        )
+        return [(row[0], float(row[1])) for row in rows]
+
+    def article_fields(self) -> list[tuple[str, str, str, str | None]]:
+        """(id, source, title, date) of every article: what a filter (`Where`) is matched against."""
+        return [
+            (row[0], row[1], row[2], row[3])
+            for row in self.connection().execute("SELECT id, source, title, date FROM articles")
+        ]
+
+    def chunk_ids_of(self, article_ids: Sequence[str]) -> list[int]:
+        rows = self.connection().execute(
+            "SELECT id FROM chunks WHERE article_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(article_ids)),),
+        )
+        return [row[0] for row in rows]
+
     def document_frequencies(self, stems: Iterable[str]) -> tuple[dict[str, int], int]:
         """How many chunks hold each stemmed term, and the number of chunks."""
         stems = list(set(stems))

@@ -324,10 +324,10 @@ class ExplodingLibrary:
     def __init__(self, library: Library) -> None:
         self._library = library
 
-    def ask(self, question: str, *, k: int = 3) -> Answer:
+    def ask(self, question: str, *, k: int = 3, **options: Any) -> Answer:
         if "explode" in question:
             raise RuntimeError(f"internal failure near {BOT_TOKEN}")
-        return self._library.ask(question, k=k)
+        return self._library.ask(question, k=k, **options)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._library, name)
@@ -777,10 +777,10 @@ class GatedLibrary:
         self._library = library
         self.gate = threading.Event()
 
-    def ask(self, question: str, *, k: int = 3) -> Answer:
+    def ask(self, question: str, *, k: int = 3, **options: Any) -> Answer:
         if not self.gate.wait(timeout=60):
             raise RuntimeError("the test never opened the gate")
-        return self._library.ask(question, k=k)
+        return self._library.ask(question, k=k, **options)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._library, name)
