@@ -175,28 +175,33 @@ def add(
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from index.articles import count_inputs
     from index.errors import SourceError
 
     errors: list[SourceError] = []
+    inputs = [_expanded(source) for source in sources]
     with open_library(library, seed=False, device=device, create=True) as opened:
-        documents = opened.read_sources([_expanded(source) for source in sources], errors=errors)
         show_progress = not json_output and messages.is_terminal
         with Progress(
             SpinnerColumn(),
-            TextColumn("Adding articles"),
+            TextColumn("Reading files"),
             BarColumn(),
             MofNCompleteColumn(),
+            TextColumn("· {task.fields[saved]} article(s) saved"),
             TimeElapsedColumn(),
             console=messages,
             transient=True,
             disable=not show_progress,
         ) as progress:
-            task = progress.add_task("add", total=None)
+            # The bar counts inputs (files, URLs), known once the folders are listed; a big JSON Lines file is
+            # one input, so the saved articles are counted beside it.
+            task = progress.add_task("add", total=count_inputs(inputs), saved=0)
+            documents = opened.read_sources(inputs, errors=errors, finished=lambda: progress.advance(task, 1))
             saved = [0]
 
             def advance(done: int) -> None:
                 saved[0] += done
-                progress.advance(task, done)
+                progress.update(task, saved=saved[0])
 
             try:
                 report = opened.add(documents, errors=errors, progress=advance)

@@ -25,7 +25,7 @@ from index.formats.titles import headline
 from index.formats.web import without_furniture
 from index.models import Document
 
-__all__ = ["SUFFIXES", "documents_from_bytes", "is_url", "read_sources", "storable"]
+__all__ = ["SUFFIXES", "count_inputs", "documents_from_bytes", "is_url", "read_sources", "storable"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +57,10 @@ def read_sources(
     fetch: FetchPolicy | None = None,
     max_file_bytes: int = MAX_SOURCE_BYTES,
     part_characters: int | None = None,
+    finished: Callable[[], None] | None = None,
 ) -> Iterator[Document]:
-    """Documents from paths (files or folders, recursively) and http(s) URLs, in the order given.
+    """Documents from paths (files or folders, recursively) and http(s) URLs, in the order given; `finished` is
+    called after each input is read (a file, a URL, or one file of a folder: `count_inputs` of them in all).
 
     Without `errors` the first unreadable source raises; with it, each one's error is appended and reading
     goes on with the next file (or, in a JSON Lines file, the next line). URLs are fetched under `fetch`
@@ -84,6 +86,9 @@ def read_sources(
                 if error.item is None:
                     error.item = _shown(Path(item)) if not is_url(item) else item
                 errors.append(error)
+            finally:
+                if finished is not None:
+                    finished()
 
 
 _Reader = Callable[[list[SourceError] | None], Iterable[Document]]
@@ -95,6 +100,24 @@ class _Limits:
     part_characters: int | None
 
 
+def count_inputs(items: Iterable[str]) -> int:
+    """How many inputs `read_sources` will read from `items`: one per URL or path, one per file of a folder
+    (what a progress bar counts; listing a folder is cheap beside reading it)."""
+    return sum(
+        1 if is_url(item) or not Path(item).expanduser().is_dir() else len(_folder_files(Path(item).expanduser()))
+        for item in items
+    )
+
+
+def _folder_files(path: Path) -> list[Path]:
+    """A folder's files, recursively, in sorted order, leaving out hidden files and folders."""
+    return sorted(
+        candidate
+        for candidate in path.rglob("*")
+        if candidate.is_file() and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
+    )
+
+
 def _readers(item: str, policy: FetchPolicy, limits: _Limits) -> Iterator[_Reader]:
     if is_url(item):
         yield lambda errors: _read_url(item, policy, errors)
@@ -104,12 +127,7 @@ def _readers(item: str, policy: FetchPolicy, limits: _Limits) -> Iterator[_Reade
         yield functools.partial(_refuse, f"{item!r} does not exist; give a file, a folder or an http(s) URL")
     elif path.is_dir():
         root = path.resolve()
-        files = sorted(
-            candidate
-            for candidate in path.rglob("*")
-            if candidate.is_file() and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
-        )
-        for file in files:
+        for file in _folder_files(path):
             if file.suffix.lower() not in SUFFIXES:
                 yield functools.partial(_unsupported, file)
                 continue

@@ -177,11 +177,21 @@ class Library:
         return library
 
     def read_sources(
-        self, items: Iterable[str], *, errors: list[SourceError] | None = None, fetch: FetchPolicy | None = None
+        self,
+        items: Iterable[str],
+        *,
+        errors: list[SourceError] | None = None,
+        fetch: FetchPolicy | None = None,
+        finished: Callable[[], None] | None = None,
     ) -> Iterator[Document]:
         """`index.articles.read_sources` under this library's limits: what to `add` from paths and URLs."""
         return read_sources(
-            items, errors=errors, fetch=fetch, max_file_bytes=self.max_file_bytes, part_characters=self.part_characters
+            items,
+            errors=errors,
+            fetch=fetch,
+            max_file_bytes=self.max_file_bytes,
+            part_characters=self.part_characters,
+            finished=finished,
         )
 
     @staticmethod

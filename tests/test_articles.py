@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS
 
-from index.articles import documents_from_bytes, read_sources
+from index.articles import count_inputs, documents_from_bytes, read_sources
 from index.embedding import HashingEmbedder
 from index.errors import SourceError
 from index.library import Library
@@ -193,3 +193,27 @@ def test_lone_surrogates_in_any_field_are_stored_replaced_and_the_batch_goes_on(
     assert ("Bad text ? here.", "Bad text ? here.", None, None) in stored
     assert ("Bad title here.", "T?", None, None) in stored
     assert ("Bad url here.", "Bad url here.", "https://example.org/?", None) in stored
+
+
+def test_count_inputs_is_how_many_inputs_read_sources_finishes(tmp_path: Path) -> None:
+    """The add progress bar's total: one per file of a folder (hidden ones left out), path or URL."""
+    folder = tmp_path / "notes"
+    (folder / "deeper").mkdir(parents=True)
+    (folder / "a.txt").write_text("The ferry to Brill runs twice a day.", encoding="utf-8")
+    (folder / "deeper" / "b.md").write_text("The harbour was dredged in 1911.", encoding="utf-8")
+    (folder / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (folder / ".hidden.txt").write_text("Never read.", encoding="utf-8")
+    single = tmp_path / "single.txt"
+    single.write_text("The lighthouse was built in 1870.", encoding="utf-8")
+    inputs = [str(folder), str(single), str(tmp_path / "missing.txt")]
+    finished: list[int] = []
+    errors: list[SourceError] = []
+    documents = list(read_sources(inputs, errors=errors, finished=lambda: finished.append(1)))
+    assert count_inputs(inputs) == 5
+    assert len(finished) == 5
+    assert sorted(document.text for document in documents) == [
+        "The ferry to Brill runs twice a day.",
+        "The harbour was dredged in 1911.",
+        "The lighthouse was built in 1870.",
+    ]
+    assert len(errors) == 2  # the photo (unsupported) and the missing file
