@@ -245,6 +245,19 @@ def documents_from_bytes(
 
 
 def _from_binary(kind: str, data: bytes, *, name: str, source: str) -> Document:
+    try:
+        return _parsed_binary(kind, data, name=name, source=source)
+    except SourceError:
+        raise
+    except Exception as error:
+        raise SourceError(
+            f"{name!r} is a damaged {kind.upper()} file ({type(error).__name__}); open it and save it again",
+            item=name,
+            reason="damaged",
+        ) from error
+
+
+def _parsed_binary(kind: str, data: bytes, *, name: str, source: str) -> Document:
     if kind == "pdf":
         from index.formats.pdf import document_from_pdf
 

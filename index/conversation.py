@@ -221,12 +221,12 @@ def _substituted(question: str, pointing: set[str], previous: str, anchor: Quote
     answer = anchor.answer.text.strip()
     asked = previous.strip().lower()
     if "place" in pointing and asked.startswith("where "):
-        return re.sub(r"\bthere\b", f"in {answer}", question, count=1, flags=re.IGNORECASE)
+        return re.sub(r"\bthere\b", lambda _: f"in {answer}", question, count=1, flags=re.IGNORECASE)
     if "time" in pointing and _YEAR.search(answer) and asked.startswith(("when ", "in which year", "in what year")):
         year = _YEAR.search(answer)
         assert year is not None
-        replaced = _POINTING.sub(f"in {year.group()}", question, count=1)
-        return re.sub(r"\bthen\b", f"in {year.group()}", replaced, count=1, flags=re.IGNORECASE)
+        replaced = _POINTING.sub(lambda _: f"in {year.group()}", question, count=1)
+        return re.sub(r"\bthen\b", lambda _: f"in {year.group()}", replaced, count=1, flags=re.IGNORECASE)
     return None
 
 

@@ -10,6 +10,7 @@ import functools
 import hashlib
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -318,8 +319,11 @@ class Library:
         content_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
         if content_hash in seen_hashes:
             return seen_hashes[content_hash]
-        same_text, same_source = self._store.find(source=document.source, content_hash=content_hash)
-        if same_text is not None:
+        same_text, text_source, same_source = self._store.find(source=document.source, content_hash=content_hash)
+        # The same text under another source (a page saved as a file and added by its URL) is one article. Not so
+        # for another record or part of the same file: a record inserted at the top of a JSON Lines file shifts
+        # every record to the next number, and each must replace the text its number held, or that text is lost.
+        if same_text is not None and _known(same_text, text_source, same_source, document.source):
             return same_text
         marks = fingerprint(text)
         if same_source is None and marks.words >= MIN_WORDS:
@@ -376,8 +380,10 @@ class Library:
                 sentence_vectors = vectors[offset : offset + len(item.sentences)]
                 offset += len(item.sentences)
                 # Prepared without the lock: another writer may have added this text or source since.
-                same_text, same_source = self._store.find(source=item.document.source, content_hash=item.content_hash)
-                if same_text is not None:
+                same_text, text_source, same_source = self._store.find(
+                    source=item.document.source, content_hash=item.content_hash
+                )
+                if same_text is not None and _known(same_text, text_source, same_source, item.document.source):
                     tally.unchanged.append(same_text)
                     continue
                 item.replaces = same_source
@@ -931,3 +937,17 @@ def _distinct(ranked: Sequence[ScoredSentence]) -> list[ScoredSentence]:
             seen.add(key)
             result.append(item)
     return result
+
+
+def _known(same_text: str | None, text_source: str | None, same_source: str | None, source: str) -> bool:
+    """Whether a text found stored (as `same_text`, under `text_source`) is this source's article already."""
+    return same_text is not None and (
+        same_text == same_source or (same_source is None and not _same_file(text_source, source))
+    )
+
+
+def _same_file(first: str | None, second: str) -> bool:
+    """Whether two sources are records or parts of one file ("notes.jsonl#2", "notes.jsonl#3")."""
+    pattern = re.compile(r"(.*)#(?:\d+|part-\d+)")
+    one, other = pattern.fullmatch(first or ""), pattern.fullmatch(second)
+    return one is not None and other is not None and one.group(1) == other.group(1)

@@ -314,14 +314,20 @@ class Store:
         row = self.connection().execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(row[0])
 
-    def find(self, *, source: str, content_hash: str) -> tuple[str | None, str | None]:
-        """(id of an article with this exact text, id of the article from this source)."""
+    def find(self, *, source: str, content_hash: str) -> tuple[str | None, str | None, str | None]:
+        """(id of an article with this exact text, preferring this source's; its source; id of the article from
+        this source)."""
         connection = self.connection()
         same_text = connection.execute(
-            "SELECT id FROM articles WHERE content_hash = ? LIMIT 1", (content_hash,)
+            "SELECT id, source FROM articles WHERE content_hash = ? ORDER BY source = ? DESC LIMIT 1",
+            (content_hash, source),
         ).fetchone()
         same_source = connection.execute("SELECT id FROM articles WHERE source = ?", (source,)).fetchone()
-        return (same_text[0] if same_text else None, same_source[0] if same_source else None)
+        return (
+            same_text[0] if same_text else None,
+            same_text[1] if same_text else None,
+            same_source[0] if same_source else None,
+        )
 
     def insert_article(self, connection: sqlite3.Connection, article: Article, chunks: Sequence[NewChunk]) -> list[int]:
         connection.execute(

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from index.articles import read_sources, storable
+from index.articles import storable
 from index.errors import SourceError
 from index.library import Library
 from index.models import AddReport, Document
@@ -60,7 +61,20 @@ def sync_folder(
         raise SourceError(f"{str(folder)!r} is not a folder; --sync keeps the articles of one folder in step with it")
     prefix = os.fsencode(root.resolve()).decode("utf-8", "backslashreplace").rstrip(os.sep) + os.sep
     collected = errors if errors is not None else []
-    documents = list(read_sources([str(root)], errors=collected))
+    documents: list[Document] = []
+    troubled: set[str] = set()  # files read only in part (a bad JSON Lines line): none of their articles goes
+    since: list[Document] = []
+    seen_errors = [len(collected)]
+
+    def finished() -> None:
+        if len(collected) > seen_errors[0]:
+            troubled.update(_file_of(document.source) for document in since)
+        seen_errors[0] = len(collected)
+        since.clear()
+
+    for document in library.read_sources([str(root)], errors=collected, finished=finished):
+        documents.append(document)
+        since.append(document)
     stored = library.sources_under(prefix)
     plan_add: list[str] = []
     plan_replace: list[str] = []
@@ -78,16 +92,28 @@ def sync_folder(
             changed.append(document)
         else:
             unchanged.append(document.source)
-    read_files = {source.split("#", 1)[0] for source in present}
+    read_files = {_file_of(source) for source in present} - troubled
     gone = sorted(
         source
         for source in stored
         if source not in present
-        and (not Path(source.split("#", 1)[0]).exists() or source.split("#", 1)[0] in read_files)
+        and _file_of(source) not in troubled
+        and (not Path(_file_of(source)).exists() or _file_of(source) in read_files)
     )
     plan = SyncPlan(folder=prefix, add=plan_add, replace=plan_replace, remove=gone, unchanged=unchanged)
     if dry_run:
         return SyncReport(plan=plan)
-    added = library.add(changed, errors=errors, progress=progress)
+    # Gone sources go first: a renamed file (or a .txt grown into parts) holds the text of one that is gone,
+    # and would otherwise count as "unchanged" beside it just before it is removed.
     removed = library.remove([stored[source][0] for source in gone]) if gone else []
+    added = library.add(changed, errors=errors, progress=progress)
     return SyncReport(plan=plan, added=added, removed=removed)
+
+
+_RECORD = re.compile(r"#(?:\d+|part-\d+)$")
+
+
+def _file_of(source: str) -> str:
+    """The file a stored source comes from: "notes.jsonl#3" and "log.txt#part-2" name their file; a path with a
+    "#" of its own ("~/code/C#/a.txt") is a file as it is."""
+    return _RECORD.sub("", source)

@@ -10,7 +10,8 @@ from typing import Any
 
 __all__ = ["MarkdownText", "markdown_text"]
 
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+# Front matter opens with a "key:" line; a document that starts with a "---" rule has none.
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(?=[\w-]+[ \t]*:)(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _FIELD = re.compile(r"^(title|date|author)\s*:\s*(.+?)\s*$", re.MULTILINE | re.IGNORECASE)
 
 

@@ -71,7 +71,8 @@ def kind_of(data: bytes, *, name: str, content_type: str | None = None) -> Kind:
     """The kind of `data` (a file called `name`, or a download with `content_type`); a kind quotebot does not
     read is a SourceError that names it."""
     head = data[:1024]
-    if b"%PDF-" in head:
+    # Some generators put bytes before the header; a text that only mentions "%PDF-" is no PDF.
+    if head.lstrip().startswith(b"%PDF-") or (b"%PDF-" in head and name.lower().endswith(".pdf")):
         return "pdf"
     if data.startswith(b"PK\x03\x04"):
         return _zip_kind(data, name=name)
