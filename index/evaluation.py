@@ -379,8 +379,9 @@ def run_systems(library: Library, question: str) -> dict[str, Outcome]:
     guesses = _asked(library, question, reader=True, threshold=0.0)
     if library.scoring.reader:
         found = guesses.found and guesses.score >= library.scoring.reader_threshold
-        quotebot = replace(guesses, quotes=guesses.quotes if found else [], answer=guesses.answer if found else "")
-        quotebot.found = found
+        quotebot = replace(
+            guesses, quotes=guesses.quotes if found else [], answer=guesses.answer if found else "", found=found
+        )
     else:
         quotebot = _asked(library, question, reader=True)
     no_reader = _asked(library, question, reader=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,3 +72,17 @@ def _loopback_only() -> Iterator[None]:
 
     with loopback_only():
         yield
+
+
+def writer_view(folder: Path) -> tuple[int, bool]:
+    """What another writer sees of a library during an add: the articles committed so far, and whether it can
+    take the write lock (a second lock on the same file) at once."""
+    from filelock import FileLock, Timeout
+
+    try:
+        FileLock(folder / "write.lock").acquire(timeout=0).lock.release()
+        free = True
+    except Timeout:
+        free = False
+    with sqlite3.connect(folder / "library.sqlite3") as connection:
+        return connection.execute("SELECT count(*) FROM articles").fetchone()[0], free

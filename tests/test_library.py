@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import HUNGARY_SENTENCE, SEEDS, SWEDEN_QUESTION
+from conftest import HUNGARY_SENTENCE, SEEDS, SWEDEN_QUESTION, writer_view
 
 from index.answer import Scoring
 from index.articles import read_sources
@@ -238,8 +237,6 @@ def test_an_article_over_the_size_limit_is_refused_by_name_and_the_others_are_ad
 
 
 def test_a_long_add_lets_go_of_the_write_lock_between_batches(tmp_path: Path) -> None:
-    from filelock import FileLock, Timeout
-
     folder = tmp_path / "library"
     seen: list[tuple[int, bool]] = []
 
@@ -247,13 +244,7 @@ def test_a_long_add_lets_go_of_the_write_lock_between_batches(tmp_path: Path) ->
         for number in range(1500):
             if number in (700, 1400):
                 # Another writer (a second lock on the same file) gets in, and sees the batches already committed.
-                try:
-                    FileLock(folder / "write.lock").acquire(timeout=0).lock.release()
-                    free = True
-                except Timeout:
-                    free = False
-                with sqlite3.connect(folder / "library.sqlite3") as connection:
-                    seen.append((connection.execute("SELECT count(*) FROM articles").fetchone()[0], free))
+                seen.append(writer_view(folder))
             yield Document(text=f"Article number {number} is here.", source=f"article-{number}")
 
     with Library.open(folder, embedder=HashingEmbedder()) as library:

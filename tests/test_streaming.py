@@ -15,6 +15,7 @@ from contextlib import suppress
 from pathlib import Path
 
 import pytest
+from conftest import writer_view
 
 from index.articles import read_sources
 from index.embedding import HashingEmbedder
@@ -157,8 +158,6 @@ def test_a_large_file_in_another_encoding_is_decoded_and_a_bad_byte_later_keeps_
 
 
 def test_adding_a_long_text_file_commits_part_by_part_and_lets_go_of_the_lock(tmp_path: Path) -> None:
-    from filelock import FileLock, Timeout
-
     text = _paragraphs(4000)
     path = tmp_path / "log.txt"
     path.write_text(text, encoding="utf-8")
@@ -168,13 +167,7 @@ def test_adding_a_long_text_file_commits_part_by_part_and_lets_go_of_the_lock(tm
     def watched() -> Iterator[Document]:
         for number, document in enumerate(read_sources([str(path)], part_characters=50_000), start=1):
             if number in (4, 8):
-                try:
-                    FileLock(folder / "write.lock").acquire(timeout=0).lock.release()
-                    free = True
-                except Timeout:
-                    free = False
-                with sqlite3.connect(folder / "library.sqlite3") as connection:
-                    seen.append((connection.execute("SELECT count(*) FROM articles").fetchone()[0], free))
+                seen.append(writer_view(folder))
             yield document
 
     with Library.open(folder, embedder=HashingEmbedder()) as library:
@@ -230,8 +223,6 @@ def test_killing_a_streamed_add_keeps_whole_parts_and_adding_again_completes_it(
 
 
 def test_adding_a_json_lines_file_commits_in_batches_and_lets_go_of_the_lock(tmp_path: Path) -> None:
-    from filelock import FileLock, Timeout
-
     path = tmp_path / "records.jsonl"
     path.write_text("".join(json.dumps({"text": f"Record {number} is here."}) + "\n" for number in range(1200)))
     folder = tmp_path / "library"
@@ -240,13 +231,7 @@ def test_adding_a_json_lines_file_commits_in_batches_and_lets_go_of_the_lock(tmp
     def watched() -> Iterator[Document]:
         for number, document in enumerate(read_sources([str(path)]), start=1):
             if number in (600, 1100):
-                try:
-                    FileLock(folder / "write.lock").acquire(timeout=0).lock.release()
-                    free = True
-                except Timeout:
-                    free = False
-                with sqlite3.connect(folder / "library.sqlite3") as connection:
-                    seen.append((connection.execute("SELECT count(*) FROM articles").fetchone()[0], free))
+                seen.append(writer_view(folder))
             yield document
 
     with Library.open(folder, embedder=HashingEmbedder()) as library:
