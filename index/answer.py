@@ -28,8 +28,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from index import lexical, marking
-from index.search import ChunkHit
-from index.store import CandidateSentence
+from index.types import CandidateSentence, ChunkHit
 
 __all__ = [
     "FEATURES",

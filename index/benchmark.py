@@ -262,9 +262,20 @@ def _timed_index(dimension: int) -> Any:
         write_seconds = 0.0
         last_search_seconds = 0.0
 
-        def add(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
+        def add(self, ids: NDArray[np.int64], vectors: NDArray[np.float32], *, grow: bool = True) -> None:
             began = time.perf_counter()
-            super().add(ids, vectors)
+            super().add(ids, vectors, grow=grow)
+            self.write_seconds += time.perf_counter() - began
+
+        def grow(self) -> bool:
+            began = time.perf_counter()
+            grown = super().grow()
+            self.write_seconds += time.perf_counter() - began
+            return grown
+
+        def prepare_base(self, folder: Path) -> None:
+            began = time.perf_counter()
+            super().prepare_base(folder)
             self.write_seconds += time.perf_counter() - began
 
         def remove(self, ids: NDArray[np.int64]) -> None:
@@ -347,6 +358,7 @@ def measure_size(
 ) -> SizeReport:
     """Build a library of `size` chunks, time its parts, ask, and measure recall, memory and disk."""
     from index import lexical
+    from index.backends.local import LocalBackend
     from index.chunking import chunk_spans, sentence_spans
     from index.library import Library
     from index.reader import load_reader
@@ -368,8 +380,10 @@ def measure_size(
     folder = work / f"library-{size}"
     shutil.rmtree(folder, ignore_errors=True)
     library = Library.open(folder, embedder=embedder)
+    backend = library.backend
+    assert isinstance(backend, LocalBackend)
     timed = _timed_index(embedder.dimension)
-    library._vectors = timed  # the benchmark's own window into the index: same class, with timers
+    backend.vectors = timed  # the benchmark's own window into the index: same class, with timers
     extra, held_back = documents[:-1], documents[-1]
     began = time.perf_counter()
     report = library.add(extra)
@@ -411,7 +425,7 @@ def measure_size(
             readings.append(reading_s * 1000)
             terms = lexical.question_terms(question)
             lexical_began = time.perf_counter()
-            library._store.lexical(terms, limit=40)
+            backend.lexical(terms, 40)
             lexical_s = time.perf_counter() - lexical_began
             totals.append(total * 1000)
             encodes.append(embedder.last_seconds * 1000)
@@ -429,7 +443,7 @@ def measure_size(
     # Before the recall check, which holds every vector twice over.
     peak_rss = peak_rss_mb()
 
-    ids, stored = library._store.all_chunk_vectors()
+    ids, stored = backend.database.all_chunk_vectors()
     query_vectors = np.stack([embedder.encode([question])[0] for question in chosen]).astype(np.float32)
     _, ann_ids = timed.search_many(query_vectors, 10)
     recall = recall_at_10(query_vectors, ids, stored, ann_ids)
@@ -438,8 +452,8 @@ def measure_size(
         exact_totals, exact_denses = totals, denses
     else:
         exact = _timed_index(embedder.dimension)
-        exact.rebuild(ids, stored, generation=library._store.generation(), kind="flat")
-        library._vectors = exact
+        exact.rebuild(ids, stored, generation=backend.database.generation(), kind="flat")
+        backend.vectors = exact
         timed = exact
         exact_totals, _, exact_denses, _, _ = ask_all()
     del stored

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from index import lexical
 from index.models import Answer, Quote
-from index.store import CandidateSentence
+from index.types import CandidateSentence
 
 __all__ = ["MAX_TURNS", "Conversation", "FollowUp", "Turn", "follow_up"]
 

@@ -1,20 +1,16 @@
-"""The Library facade: open a library folder, add, remove, list and ask.
+"""The Library facade: open a library (a folder, or a PostgreSQL database), add, remove, list and ask.
 
-Reads are safe from several threads at once; writes are serialised in this process and, through the
-folder's lock, across processes.
+The library talks to its backend (`index.backends`) only. Reads are safe from several threads at once; writes
+are serialised in this process and, through the backend's write lock, across processes.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import math
-import re
-import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,49 +19,42 @@ from numpy.typing import NDArray
 from index import lexical, marking
 from index.answer import ScoredSentence, Scoring, rank_sentences
 from index.articles import MAX_SOURCE_BYTES, read_sources, storable
-from index.chunking import ChunkSpan, chunk_spans, sentence_spans
+from index.backends import Backend, is_database_url, open_backend
 from index.conversation import Conversation, follow_up
-from index.duplicates import MIN_WORDS, NEAR_DUPLICATE, Fingerprint, fingerprint, similarity
 from index.embedding import Embedder, default_embedder
 from index.errors import (
     AmbiguousArticleId,
     ArticleNotFound,
     InvalidQuestion,
-    LibraryError,
     LibraryNotFound,
     SourceError,
 )
 from index.explaining import Considered, Explanation, explanation
 from index.fetching import FetchPolicy
 from index.filtering import Where
+from index.ingestion import Ingestion
 from index.models import (
     AddReport,
     Answer,
     Article,
     ArticleSummary,
     Document,
-    Duplicate,
     LibraryStats,
     Quote,
     ShortAnswer,
 )
 from index.quoting import DEFAULT_QUOTE_CHARACTERS, window
 from index.reader import BUNDLED_READER, Passage, load_reader
-from index.search import Retrieval, Scope, retrieve
-from index.store import CandidateSentence, NewChunk, Store, now
+from index.search import Retrieval, retrieve
 from index.streaming import DEFAULT_PART_CHARACTERS
-from index.vectors import DamagedIndex, VectorIndex
+from index.types import CandidateSentence, Scope
 
 __all__ = ["DEFAULT_ARTICLE_CHARACTERS", "MAX_QUESTION_CHARACTERS", "Library", "Neighbourhood"]
 
 logger = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARACTERS = 2000
-# Articles are embedded together until this many sentences are waiting: big batches keep the model busy.
-_ENCODE_BATCH_SENTENCES = 512
 _CONTEXT_CHARACTERS = 1500
-# During a long add the index on disk is brought up to date this often (and at the end).
-_SAVE_SECONDS = 30.0
 DEFAULT_ARTICLE_CHARACTERS = 50_000_000
 
 
@@ -77,36 +66,12 @@ class Neighbourhood:
     before_start: int | None
 
 
-@dataclass(slots=True)
-class _Tally:
-    """What one `add` has done so far."""
-
-    added: list[str] = field(default_factory=list)
-    replaced: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    duplicates: list[Duplicate] = field(default_factory=list)
-    chunks: int = 0
-    unsaved: bool = False
-    saved_at: float = field(default_factory=time.monotonic)
-
-
-@dataclass(slots=True)
-class _Prepared:
-    document: Document
-    article_id: str
-    content_hash: str
-    replaces: str | None
-    sentences: list[tuple[int, int]]
-    chunks: list[ChunkSpan]
-    fingerprint: Fingerprint
-
-
 class Library:
-    """A folder of articles you can ask questions of."""
+    """A collection of articles you can ask questions of."""
 
     def __init__(
         self,
-        store: Store,
+        backend: Backend,
         embedder: Embedder,
         *,
         scoring: Scoring | None = None,
@@ -121,10 +86,8 @@ class Library:
             raise ValueError(f"max_quote_characters must be at least 1, not {max_quote_characters!r}")
         if max_article_characters < 1:
             raise ValueError(f"max_article_characters must be at least 1, not {max_article_characters!r}")
-        self._store = store
+        self._backend = backend
         self._embedder = embedder
-        self._vectors = VectorIndex(embedder.dimension)
-        self._vectors_lock = threading.Lock()
         self.scoring = scoring or Scoring()
         # A quote is at most this many characters: a longer sentence is cut to a window around its answer.
         self.max_quote_characters = max_quote_characters
@@ -152,20 +115,22 @@ class Library:
         max_file_bytes: int = MAX_SOURCE_BYTES,
         part_characters: int = DEFAULT_PART_CHARACTERS,
     ) -> Library:
-        """Open the library in `path`, creating it if needed; a new library gets the articles in `seeds`.
+        """Open the library in `path` (a folder, or a postgresql:// URL), creating it if needed; a new library
+        gets the articles in `seeds`.
 
         With create=False a missing or empty folder raises LibraryNotFound (nothing is made); one that holds
         something else raises NotALibrary, as always."""
-        folder = Path(path).expanduser()
-        if not create and not cls.exists(folder) and not (folder.is_dir() and any(folder.iterdir())):
-            raise LibraryNotFound(
-                f"there is no quotebot library in {str(folder)!r}; check the folder's name, or "
-                "create a library there by adding articles to it"
-            )
+        if not is_database_url(path):
+            folder = Path(path).expanduser()
+            if not create and not cls.exists(folder) and not (folder.is_dir() and any(folder.iterdir())):
+                raise LibraryNotFound(
+                    f"there is no quotebot library in {str(folder)!r}; check the folder's name, or "
+                    "create a library there by adding articles to it"
+                )
         embedder = embedder or default_embedder()
-        store = Store(Path(path).expanduser(), embedder=embedder.name, dimension=embedder.dimension)
+        backend = open_backend(path, embedder=embedder.name, dimension=embedder.dimension)
         library = cls(
-            store,
+            backend,
             embedder,
             scoring=scoring,
             max_quote_characters=max_quote_characters,
@@ -173,7 +138,7 @@ class Library:
             max_file_bytes=max_file_bytes,
             part_characters=part_characters,
         )
-        if store.created and seeds is not None and seeds.exists():
+        if backend.created and seeds is not None and seeds.exists():
             library.add(library.read_sources([str(seeds)]))
         return library
 
@@ -197,19 +162,26 @@ class Library:
 
     @staticmethod
     def exists(path: Path | str) -> bool:
-        return (Path(path).expanduser() / "quotebot.json").exists()
+        """Whether a library folder is at `path` (a database URL is asked for by opening it)."""
+        return not is_database_url(path) and (Path(path).expanduser() / "quotebot.json").exists()
 
     @property
-    def path(self) -> Path:
-        return self._store.folder
+    def path(self) -> str:
+        """Where the library is: its folder, or its database's URL without the password."""
+        return self._backend.location
+
+    @property
+    def backend(self) -> Backend:
+        """Where the articles live (for benchmarks and checks that measure the backend itself)."""
+        return self._backend
 
     @property
     def created(self) -> bool:
         """True when `open` made this library just now."""
-        return self._store.created
+        return self._backend.created
 
     def close(self) -> None:
-        self._store.close()
+        self._backend.close()
 
     def __enter__(self) -> Library:
         return self
@@ -233,224 +205,36 @@ class Library:
         An article over `max_article_characters` raises SourceError, or with `errors` is appended there and
         skipped.
         """
-        tally = _Tally()
-        # The lock once up front, so that a busy or read-only library says so before anything is read.
-        with self._store.writing():
-            self._ensure_vectors()
-        pending: list[_Prepared] = []
-        seen_hashes: dict[str, str] = {}
-        for document in documents:
-            if len(document.text) > self.max_article_characters:
-                error = SourceError(
-                    f"{document.source!r} is {len(document.text):,} characters, over the library's limit of "
-                    f"{self.max_article_characters:,} (max_article_characters); split it into smaller articles"
-                )
-                if errors is None:
-                    raise error
-                errors.append(error)
-                continue
-            if any(item.document.source == document.source for item in pending):
-                # The same source twice in one call: the later text wins, so write the earlier first.
-                self._flush(pending, tally, progress)
-                pending = []
-            prepared = self._prepare(document, seen_hashes, pending)
-            if isinstance(prepared, Duplicate):
-                tally.duplicates.append(prepared)
-                if progress:
-                    progress(1)
-                continue
-            if isinstance(prepared, str):
-                tally.unchanged.append(prepared)
-                if progress:
-                    progress(1)
-                continue
-            seen_hashes[prepared.content_hash] = prepared.article_id
-            pending.append(prepared)
-            if sum(len(item.sentences) for item in pending) >= _ENCODE_BATCH_SENTENCES:
-                self._flush(pending, tally, progress)
-                pending = []
-                # Committed texts are found in the database from now on: a million-line add keeps no hash of each.
-                seen_hashes.clear()
-        self._flush(pending, tally, progress, last=True)
-        return AddReport(
-            added=tally.added,
-            replaced=tally.replaced,
-            unchanged=tally.unchanged,
-            chunks=tally.chunks,
-            duplicates=tally.duplicates,
-        )
-
-    def _flush(
-        self, batch: list[_Prepared], tally: _Tally, progress: Callable[[int], None] | None, *, last: bool = False
-    ) -> None:
-        """Encode `batch` (without the lock), then write it as one transaction under the lock."""
-        texts = [item.document.text[start:stop] for item in batch for start, stop in item.sentences]
-        vectors = self._embedder.encode(texts) if texts else np.empty((0, self._embedder.dimension), np.float32)
-        if not batch and not (last and tally.unsaved):
-            return
-        with self._store.writing():
-            self._ensure_vectors()
-            if batch:
-                tally.chunks += self._write(batch, vectors, tally, progress)
-                tally.unsaved = True
-            # The saved index is kept fresh during a long add, so other processes need not rebuild it.
-            if tally.unsaved and (last or time.monotonic() - tally.saved_at > _SAVE_SECONDS):
-                self._save_vectors()
-                tally.unsaved = False
-                tally.saved_at = time.monotonic()
-
-    def _prepare(
-        self, document: Document, seen_hashes: dict[str, str], pending: Sequence[_Prepared]
-    ) -> _Prepared | Duplicate | str:
-        # A Document made by any caller may hold lone surrogates (pydantic checks only `source`), which cannot be
-        # stored as UTF-8: each becomes "?" before the article gets an id, in every field.
-        fields = {"text": document.text, "source": document.source, "title": document.title}
-        optional = (
-            ("url", document.url),
-            ("date", document.date),
-            ("author", document.author),
-            ("site", document.site),
-        )
-        fields.update({name: value for name, value in optional if value})
-        cleaned = {name: storable(value) for name, value in fields.items()}
-        if cleaned != fields:
-            document = document.model_copy(update=cleaned)
-        text = document.text
-        content_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        if content_hash in seen_hashes:
-            return seen_hashes[content_hash]
-        same_text, text_source, same_source = self._store.find(source=document.source, content_hash=content_hash)
-        # The same text under another source (a page saved as a file and added by its URL) is one article. Not so
-        # for another record or part of the same file: a record inserted at the top of a JSON Lines file shifts
-        # every record to the next number, and each must replace the text its number held, or that text is lost.
-        if same_text is not None and _known(same_text, text_source, same_source, document.source):
-            return same_text
-        marks = fingerprint(text)
-        if same_source is None and marks.words >= MIN_WORDS:
-            duplicate = self._near_duplicate(document, marks, pending)
-            if duplicate is not None:
-                return duplicate
-        sentences = sentence_spans(text)
-        return _Prepared(
-            document=document,
-            article_id=same_source or hashlib.sha256(document.source.encode("utf-8")).hexdigest()[:12],
-            content_hash=content_hash,
-            replaces=same_source,
-            sentences=sentences,
-            chunks=chunk_spans(sentences),
-            fingerprint=marks,
-        )
-
-    def _near_duplicate(self, document: Document, marks: Fingerprint, pending: Sequence[_Prepared]) -> Duplicate | None:
-        """The article (stored, or waiting in this add) whose text is nearly `document`'s, if there is one."""
-        bands = set(marks.bands)
-        candidates: list[tuple[str, str, Fingerprint]] = [
-            (item.article_id, item.document.title or item.document.source, item.fingerprint)
-            for item in pending
-            if item.fingerprint.words >= MIN_WORDS and bands.intersection(item.fingerprint.bands)
-        ]
-        for article_id in self._store.band_matches(marks.bands):
-            article = self._store.article(article_id)
-            other = fingerprint(article.text)
-            if other.words >= MIN_WORDS:
-                candidates.append((article.id, article.title, other))
-        for article_id, title, other in candidates:
-            score = similarity(marks, other)
-            if score >= NEAR_DUPLICATE:
-                return Duplicate(
-                    source=document.source, duplicate_of=article_id, title=title, similarity=round(score, 3)
-                )
-        return None
-
-    def _write(
-        self,
-        batch: Sequence[_Prepared],
-        vectors: NDArray[np.float32],
-        tally: _Tally,
-        progress: Callable[[int], None] | None,
-    ) -> int:
-        """Write `batch` (its sentences' `vectors` in order) in one transaction; call under the lock."""
-        new_ids: list[int] = []
-        new_vectors: list[NDArray[np.float32]] = []
-        removed: list[int] = []
-        offset = 0
-        written: list[_Prepared] = []
-        with self._store.transaction() as connection:
-            for item in batch:
-                sentence_vectors = vectors[offset : offset + len(item.sentences)]
-                offset += len(item.sentences)
-                # Prepared without the lock: another writer may have added this text or source since.
-                same_text, text_source, same_source = self._store.find(
-                    source=item.document.source, content_hash=item.content_hash
-                )
-                if same_text is not None and _known(same_text, text_source, same_source, item.document.source):
-                    tally.unchanged.append(same_text)
-                    continue
-                item.replaces = same_source
-                item.article_id = same_source or item.article_id
-                chunks = [_new_chunk(item, chunk, sentence_vectors) for chunk in item.chunks]
-                if item.replaces:
-                    removed.extend(self._store.delete_article(connection, item.replaces))
-                article = Article(
-                    id=item.article_id,
-                    text=item.document.text,
-                    source=item.document.source,
-                    title=item.document.title or item.document.source,
-                    url=item.document.url,
-                    date=item.document.date,
-                    content_hash=item.content_hash,
-                    added_at=now(),
-                    author=item.document.author,
-                    site=item.document.site,
-                )
-                new_ids.extend(self._store.insert_article(connection, article, chunks))
-                self._store.insert_bands(connection, article.id, item.fingerprint.bands)
-                new_vectors.extend(chunk.vector for chunk in chunks)
-                written.append(item)
-        self._vectors.remove(np.array(removed, dtype=np.int64))
-        if new_ids:
-            self._vectors.add(np.array(new_ids, dtype=np.int64), np.stack(new_vectors))
-        self._vectors.generation = self._store.generation()
-        for item in written:
-            (tally.replaced if item.replaces else tally.added).append(item.article_id)
-        if progress:
-            for _ in batch:
-                progress(1)
-        return len(new_ids)
+        ingestion = Ingestion(self._backend, self._embedder, max_article_characters=self.max_article_characters)
+        return ingestion.add(documents, progress=progress, errors=errors)
 
     def remove(self, article_ids: Iterable[str]) -> list[str]:
         """Remove articles completely: text, sentences, chunks, vectors."""
         # Every id (or unique prefix) is checked before anything is removed: a typo removes nothing.
         wanted = list(dict.fromkeys(self.resolve(article_id) for article_id in article_ids))
-        with self._store.writing():
-            self._ensure_vectors()
-            known = self._store.article_ids()
+        with self._backend.writing():
+            known = self._backend.article_ids()
             for article_id in wanted:
                 if article_id not in known:
                     raise ArticleNotFound(f"no article has id {article_id!r}; `quotebot sources` lists the ids")
-            removed: list[int] = []
-            with self._store.transaction() as connection:
-                for article_id in wanted:
-                    removed.extend(self._store.delete_article(connection, article_id))
-            self._vectors.remove(np.array(removed, dtype=np.int64))
-            self._vectors.generation = self._store.generation()
-            self._save_vectors()
+            self._backend.delete(wanted)
+            self._backend.persist()
         return wanted
 
     # Reading
 
     def articles(self) -> list[ArticleSummary]:
-        return self._store.summaries()
+        return self._backend.summaries()
 
     def article(self, article_id: str) -> Article:
         """The article with this id, or with the only id that starts with it."""
-        return self._store.article(self.resolve(article_id))
+        return self._backend.article(self.resolve(article_id))
 
     def resolve(self, article_id: str) -> str:
         """The full id of the one article whose id is or starts with `article_id` (as `git` takes a short hash);
         ArticleNotFound when none does, AmbiguousArticleId when several do."""
         prefix = article_id.strip()
-        matches = self._store.ids_starting_with(prefix, limit=4) if prefix else []
+        matches = self._backend.ids_starting_with(prefix, limit=4) if prefix else []
         if prefix in matches:
             return prefix
         if not matches:
@@ -462,22 +246,21 @@ class Library:
 
     def sources_under(self, prefix: str) -> dict[str, tuple[str, str]]:
         """{source: (article id, content hash)} of the articles whose source starts with `prefix` (for sync)."""
-        return self._store.sources_under(prefix)
+        return self._backend.sources_under(prefix)
 
     def stats(self) -> LibraryStats:
-        self._ensure_vectors()
-        articles, chunks, sentences = self._store.counts()
+        held = self._backend.stats()
         return LibraryStats(
-            path=str(self._store.folder),
-            articles=articles,
-            chunks=chunks,
-            sentences=sentences,
+            path=self._backend.location,
+            articles=held.articles,
+            chunks=held.chunks,
+            sentences=held.sentences,
             embedder=self._embedder.name,
             dimension=self._embedder.dimension,
-            index_type=self._vectors.index_type,
-            vectors=len(self._vectors),
-            database_bytes=self._store.database_bytes(),
-            index_bytes=self._vectors.nbytes(self._store.folder),
+            index_type=held.index_type,
+            vectors=held.vectors,
+            database_bytes=held.database_bytes,
+            index_bytes=held.index_bytes,
         )
 
     def ask(
@@ -647,7 +430,7 @@ class Library:
             if trace is not None:
                 trace[number] = trace[number].but("quoted")
             rank = len(quotes)
-            title, source, url, text = self._store.article_slice(sentence.article_id, start, sentence.stop)
+            title, source, url, text = self._backend.article_slice(sentence.article_id, start, sentence.stop)
             # Below quotes 1, a span is marked only where the reader prefers it to "no answer in this sentence".
             marked = reading.end > reading.start and (rank == 0 or reading.span_score > reading.no_answer)
             answer = (
@@ -660,7 +443,7 @@ class Library:
                 else None
             )
             text, start, answer = self._bounded(text, start, answer)
-            date, author = self._store.article_details(sentence.article_id)
+            date, author = self._backend.article_details(sentence.article_id)
             quotes.append(
                 Quote(
                     text=text,
@@ -693,31 +476,29 @@ class Library:
         rerank=False, by the first-stage scorer only (no reranker: the baselines of evaluation). `where` restricts
         the search to the articles it allows; the articles in `focus` are searched again on their own too."""
         cleaned = _validate(question)
-        self._ensure_vectors()
         scope = self._scope(where)
         if scope is not None and not scope.article_ids:
             return []
         query = self._question_vector(cleaned)
         terms = lexical.question_terms(cleaned)
-        frequencies, documents = self._store.document_frequencies(terms)
+        frequencies, documents = self._backend.term_statistics(terms)
         selective = _selective(terms, frequencies, documents)
-        hits = retrieve(self._store, self._vectors, query, selective, method=method, scope=scope)
+        hits = retrieve(self._backend, query, selective, method=method, scope=scope)
         focused = [article for article in focus if scope is None or article in scope.article_ids]
         if focused:
             seen = {hit.chunk_id for hit in hits}
             extra = retrieve(
-                self._store,
-                self._vectors,
+                self._backend,
                 query,
                 selective,
                 method=method,
                 keep=_FOCUS_CHUNKS,
-                scope=Scope(focused, np.array(self._store.chunk_ids_of(focused), dtype=np.int64)),
+                scope=Scope(focused),
             )
             hits += [hit for hit in extra if hit.chunk_id not in seen]
         if not hits:
             return []
-        candidates = self._store.sentences_of_chunks([hit.chunk_id for hit in hits])
+        candidates = self._backend.sentences_of_chunks([hit.chunk_id for hit in hits])
         idfs = {term: lexical.idf(frequencies.get(term, 0), documents) for term in terms}
         return rank_sentences(query, terms, candidates, hits, idfs, self.scoring, question=cleaned, rerank_head=rerank)
 
@@ -725,13 +506,12 @@ class Library:
         """The articles and chunks `where` allows; None when it allows everything."""
         if where is None or where.is_empty:
             return None
-        articles = where.allowed(self._store.article_fields())
-        return Scope(articles, np.array(self._store.chunk_ids_of(articles) if articles else [], dtype=np.int64))
+        return Scope(self._backend.matching(where))
 
     def passages(self, sentences: Sequence[CandidateSentence]) -> list[Neighbourhood]:
         """Each sentence with the sentences before and after it in its article (what the reader reads)."""
         keys = [(sentence.article_id, sentence.position + step) for sentence in sentences for step in (-1, 1)]
-        found = self._store.neighbours(keys)
+        found = self._backend.neighbours(keys)
         result = []
         for sentence in sentences:
             before = found.get((sentence.article_id, sentence.position - 1))
@@ -752,7 +532,7 @@ class Library:
     def _quotes(self, question: str, items: Sequence[ScoredSentence]) -> list[Quote]:
         # Slices come from the database's copy of each article, so a long article is never loaded whole.
         slices = [
-            self._store.article_slice(item.sentence.article_id, item.sentence.start, item.sentence.stop)
+            self._backend.article_slice(item.sentence.article_id, item.sentence.start, item.sentence.stop)
             for item in items
         ]
         answers = marking.short_answers(
@@ -761,7 +541,7 @@ class Library:
         quotes = []
         for (title, source, url, text), item, answer in zip(slices, items, answers, strict=True):
             text, start, answer = self._bounded(text, item.sentence.start, answer)
-            date, author = self._store.article_details(item.sentence.article_id)
+            date, author = self._backend.article_details(item.sentence.article_id)
             quotes.append(
                 Quote(
                     text=text,
@@ -792,12 +572,12 @@ class Library:
 
     def context(self, quote: Quote) -> Quote:
         """The paragraph around `quote` (at least one sentence either side), a verbatim slice of its article."""
-        article = self._store.article(quote.article_id)
+        article = self._backend.article(quote.article_id)
         text = article.text
         start = text.rfind("\n", 0, quote.start) + 1
         end = text.find("\n", quote.end)
         end = len(text) if end < 0 else end
-        spans = self._store.sentence_spans(article.id)
+        spans = self._backend.sentence_spans(article.id)
         index = next((i for i, (begin, _) in enumerate(spans) if begin >= quote.start), None)
         if index is not None:
             # A one-sentence paragraph (common in news) says little more than the quote: add a neighbour each side.
@@ -813,59 +593,6 @@ class Library:
         while end > quote.end and text[end - 1].isspace():
             end -= 1
         return quote.model_copy(update={"text": text[start:end], "start": start, "end": end})
-
-    def _ensure_vectors(self) -> None:
-        """Make the FAISS index match the database: load (or catch up with) the saved one, checked against the
-        database, or rebuild it from SQLite when it is stale, missing or damaged, and save what was rebuilt."""
-        generation = self._store.generation()
-        if self._vectors.generation == generation:
-            return
-        with self._vectors_lock:
-            if self._vectors.generation == generation:
-                return
-            folder = self._store.folder
-            try:
-                chunks = self._store.counts()[1]
-                lookup = self._store.chunk_vectors
-                if self._vectors.load(folder, generation=generation, count=chunks, vectors_of=lookup):
-                    return
-                logger.info("building the vector index of %s from its database", folder)
-            except DamagedIndex as damage:
-                # A writer that commits while this reads makes the files disagree for a moment: not damage.
-                if self._store.generation() == generation:
-                    logger.warning("the vector index in %s is damaged (%s); rebuilding it from SQLite", folder, damage)
-            ids, vectors = self._store.all_chunk_vectors()
-            self._vectors.rebuild(ids, vectors, generation=generation)
-            if not len(self._vectors):
-                return  # nothing to save: an empty index costs nothing to rebuild
-            with self._store.try_writing() as locked:
-                # Under the lock nobody commits, so an unchanged generation means the rows read were of it.
-                if locked and self._store.generation() == generation:
-                    self._save_vectors()
-
-    def _save_vectors(self) -> None:
-        """Save the index; SQLite already holds every change, so a failure only costs a rebuild later."""
-        try:
-            self._vectors.save(self._store.folder)
-        except (OSError, LibraryError) as error:
-            logger.warning("the vector index of %s was not saved (%s); it will be rebuilt", self._store.folder, error)
-
-
-def _new_chunk(item: _Prepared, chunk: ChunkSpan, sentence_vectors: NDArray[np.float32]) -> NewChunk:
-    members = sentence_vectors[chunk.first : chunk.last]
-    # A chunk's vector is the normalised mean of its sentences' vectors: one encoding pass serves both levels.
-    mean = members.mean(axis=0)
-    norm = float(np.linalg.norm(mean)) or 1.0
-    return NewChunk(
-        start=chunk.start,
-        stop=chunk.end,
-        vector=(mean / norm).astype(np.float32),
-        text=item.document.text[chunk.start : chunk.end],
-        sentences=[
-            (start, stop, sentence_vectors[chunk.first + position])
-            for position, (start, stop) in enumerate(item.sentences[chunk.first : chunk.last])
-        ],
-    )
 
 
 # A sentence that opens with one of these leans on the one before for its subject ("Its first commander was ..."):
@@ -937,17 +664,3 @@ def _distinct(ranked: Sequence[ScoredSentence]) -> list[ScoredSentence]:
             seen.add(key)
             result.append(item)
     return result
-
-
-def _known(same_text: str | None, text_source: str | None, same_source: str | None, source: str) -> bool:
-    """Whether a text found stored (as `same_text`, under `text_source`) is this source's article already."""
-    return same_text is not None and (
-        same_text == same_source or (same_source is None and not _same_file(text_source, source))
-    )
-
-
-def _same_file(first: str | None, second: str) -> bool:
-    """Whether two sources are records or parts of one file ("notes.jsonl#2", "notes.jsonl#3")."""
-    pattern = re.compile(r"(.*)#(?:\d+|part-\d+)")
-    one, other = pattern.fullmatch(first or ""), pattern.fullmatch(second)
-    return one is not None and other is not None and one.group(1) == other.group(1)

@@ -25,7 +25,6 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +41,9 @@ from index.errors import (
     ReadOnlyLibrary,
 )
 from index.models import Article, ArticleSummary
+from index.types import CandidateSentence, NewChunk
 
-__all__ = ["CandidateSentence", "Manifest", "Store", "write_durably"]
+__all__ = ["Manifest", "Store", "write_durably"]
 
 logger = logging.getLogger(__name__)
 
@@ -127,29 +127,6 @@ class Manifest(BaseModel):
     created_at: str
 
 
-@dataclass(frozen=True, slots=True)
-class CandidateSentence:
-    """A stored sentence with its text (a slice of its article) and vector, for scoring."""
-
-    id: int
-    chunk_id: int
-    article_id: str
-    position: int
-    start: int
-    stop: int
-    text: str
-    vector: NDArray[np.float32]
-
-
-@dataclass(frozen=True, slots=True)
-class NewChunk:
-    start: int
-    stop: int
-    vector: NDArray[np.float32]
-    text: str
-    sentences: list[tuple[int, int, NDArray[np.float32]]]
-
-
 def now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
@@ -188,6 +165,9 @@ class Store:
             if locked:
                 for name in _TEMPORARY_FILES:
                     (folder / name).unlink(missing_ok=True)
+                # Vector index bases written ahead of a save (index.vectors) by processes that did not get to it.
+                for path in folder.glob("vectors.faiss.next-*"):
+                    path.unlink(missing_ok=True)
 
     @property
     def database_path(self) -> Path:

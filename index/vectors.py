@@ -18,6 +18,12 @@ says), and a loaded index is checked for its type, dimension and count, and a sa
 the database: a damaged index raises `DamagedIndex`, and the library rebuilds it from SQLite.
 
 A reader whose index is older than the saved one and shares its base file only applies the saved delta.
+
+The two slow steps of a growing library keep clear of the write lock: retraining the IVF (`grow`) builds the
+new index from a snapshot while searches and writes go on with the old one, and installs it only if nothing
+changed meanwhile; a new base file (`prepare_base`) is written from a snapshot to a file of this process's
+own, and `save` (under the lock) only renames it into place and writes the changes since the snapshot as the
+delta.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import os
 import threading
 import zipfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +44,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from index.errors import LibraryError
 from index.store import write_durably
 
 __all__ = ["EXACT_LIMIT", "DamagedIndex", "IndexKind", "VectorIndex", "choose_kind"]
@@ -44,6 +52,8 @@ __all__ = ["EXACT_LIMIT", "DamagedIndex", "IndexKind", "VectorIndex", "choose_ki
 logger = logging.getLogger(__name__)
 
 INDEX_NAME = "vectors.faiss"
+# A base file written ahead of `save`, outside the write lock; one per process, so that two never mix.
+NEXT_PREFIX = "vectors.faiss.next-"
 DELTA_NAME = "vectors.delta.npz"
 STAMP_NAME = "vectors.json"
 STAMP_VERSION = 3
@@ -69,6 +79,17 @@ SAMPLE_SIZE = 32
 SAMPLE_TOLERANCE = 2e-3
 
 VectorsOf = Callable[[Sequence[int]], dict[int, NDArray[np.float32]]]
+
+
+@dataclass(slots=True)
+class _NextBase:
+    """A base file being written ahead of `save`, and the changes made to the index since its snapshot."""
+
+    path: Path
+    count: int
+    added: dict[int, NDArray[np.float32]] = field(default_factory=dict)
+    removed: set[int] = field(default_factory=set)
+    file: tuple[int, str] | None = None
 
 
 class DamagedIndex(Exception):
@@ -133,6 +154,11 @@ class VectorIndex:
         # (inode, bytes, mtime): a base another process wrote since then gets a new inode.
         self._base_file: tuple[int, str] = (0, "")
         self._base_identity: tuple[int, int, int] | None = None
+        # Bumped by every change, so that work done on a snapshot knows whether it is still current.
+        self._changes = 0
+        self._next: _NextBase | None = None
+        # Bases written ahead for a state this index has left: removed at the next save.
+        self._discarded: list[Path] = []
 
     @property
     def kind(self) -> IndexKind:
@@ -171,37 +197,109 @@ class VectorIndex:
         chosen = kind or self.forced_kind or choose_kind(len(ids))
         index = _build(chosen, self.dimension, ids, vectors)
         with self._lock:
-            self._index = index
-            self._kind = chosen
+            self._replace(index, chosen, trained_at=len(ids), generation=generation)
             if kind is not None:
                 self.forced_kind = kind
-            self._trained_at = len(ids)
-            self.generation = generation
-            self._delta_added.clear()
-            self._delta_removed.clear()
-            self._base_valid = False
 
-    def add(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
+    def _replace(self, index: Any, kind: IndexKind, *, trained_at: int, generation: int) -> None:
+        """Make `index` this one's, as a new index no base file holds; under `_lock`."""
+        self._index = index
+        self._kind = kind
+        self._trained_at = trained_at
+        self.generation = generation
+        self._delta_added.clear()
+        self._delta_removed.clear()
+        self._base_valid = False
+        self._changes += 1
+        self._discard_next()
+
+    def _discard_next(self) -> None:
+        if self._next is not None:
+            self._discarded.append(self._next.path)
+            self._next = None
+
+    def add(self, ids: NDArray[np.int64], vectors: NDArray[np.float32], *, grow: bool = True) -> None:
+        """Add vectors; with grow=False a library that outgrew its index type waits for `grow()`."""
         if not len(ids):
             return
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         with self._lock:
             self._index.add_with_ids(vectors, ids)
+            self._changes += 1
             for chunk_id, vector in zip(ids.tolist(), vectors, strict=True):
                 self._delta_added[chunk_id] = vector
-            grown = self._needs_new_kind()
-        if grown:
-            self._convert()
+                if self._next is not None:
+                    self._next.added[chunk_id] = vector
+        if grow:
+            self.grow()
 
     def remove(self, ids: NDArray[np.int64]) -> None:
         if not len(ids):
             return
         with self._lock:
             self._index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64))
+            self._changes += 1
             for chunk_id in ids.tolist():
                 if self._delta_added.pop(chunk_id, None) is None:
                     self._delta_removed.add(chunk_id)
+                if self._next is not None and self._next.added.pop(chunk_id, None) is None:
+                    self._next.removed.add(chunk_id)
+
+    def grow(self) -> bool:
+        """Rebuild in the type the size now calls for (flat -> IVF, or retrain an IVF grown `RETRAIN_GROWTH`
+        times) if it calls for one; True when it did.
+
+        The new index is built from a snapshot while the old one serves searches and takes writes; it is
+        installed only if nothing changed meanwhile (else the next call tries again), so a caller need hold no
+        lock but this index's own, and only for the snapshot and the swap."""
+        with self._lock:
+            if not self._needs_new_kind():
+                return False
+            ids, vectors = _contents(self._kind, self._index, self.dimension)
+            changes, generation = self._changes, self.generation
+        logger.info("rebuilding the vector index for %d vectors", len(ids))
+        kind = choose_kind(len(ids))
+        index = _build(kind, self.dimension, ids, vectors)
+        with self._lock:
+            if self._changes != changes:
+                return False
+            self._replace(index, kind, trained_at=len(ids), generation=generation)
+        return True
+
+    def prepare_base(self, folder: Path) -> None:
+        """Write the next base file now, outside the write lock, if the next `save` would write one: that save
+        then only renames it into place. A failure here costs nothing but the full write in `save`."""
+        import faiss
+
+        with self._lock:
+            if not self._base_due(folder) or self._index.ntotal == 0:
+                return
+            # A copy in memory, taken in well under a second; the disk write runs after the lock is let go.
+            blob = faiss.serialize_index(self._index)
+            name = f"{NEXT_PREFIX}{os.getpid()}-{threading.get_ident()}"
+            upcoming = _NextBase(path=folder / name, count=int(self._index.ntotal))
+            self._discard_next()
+            self._next = upcoming
+        try:
+            write_durably(upcoming.path, lambda temporary: temporary.write_bytes(blob.tobytes()))
+            written = _file_of(upcoming.path)
+        except (OSError, LibraryError) as error:
+            logger.debug("the next vector index base was not written ahead (%s)", error)
+            with self._lock:
+                if self._next is upcoming:
+                    self._discard_next()
+            return
+        with self._lock:
+            if self._next is upcoming:
+                upcoming.file = written
+
+    def _base_due(self, folder: Path) -> bool:
+        """Whether `save` would write the base file rather than only a delta; under `_lock`."""
+        total = int(self._index.ntotal)
+        changes = len(self._delta_added) + len(self._delta_removed)
+        small = changes <= max(DELTA_MINIMUM, DELTA_SHARE * total)
+        return not (self._base_valid and small and _identity(folder / INDEX_NAME) == self._base_identity)
 
     def search(self, query: NDArray[np.float32], k: int) -> list[tuple[int, float]]:
         """The `k` nearest chunk ids with their cosine similarity, best first."""
@@ -279,10 +377,29 @@ class VectorIndex:
 
         with self._lock:
             total = int(self._index.ntotal)
-            changes = len(self._delta_added) + len(self._delta_removed)
-            small = changes <= max(DELTA_MINIMUM, DELTA_SHARE * total)
+            due = self._base_due(folder)
             (folder / STAMP_NAME).unlink(missing_ok=True)
-            if not (self._base_valid and small and _identity(folder / INDEX_NAME) == self._base_identity):
+            upcoming, self._next = self._next, None
+            if due and upcoming is not None and upcoming.file is not None and upcoming.path.parent == folder:
+                # Written ahead from a snapshot: the base it holds, plus what changed since, is this index.
+                try:
+                    upcoming.path.replace(folder / INDEX_NAME)
+                    _sync_folder(folder)
+                except OSError as error:
+                    logger.debug("the vector index base written ahead was lost (%s); writing it now", error)
+                else:
+                    due = False
+                    self._delta_added, self._delta_removed = upcoming.added, upcoming.removed
+                    self._base_valid = True
+                    self._base_count = upcoming.count
+                    self._base_file = upcoming.file
+                    self._base_identity = _identity(folder / INDEX_NAME)
+            if upcoming is not None:
+                self._discarded.append(upcoming.path)
+            for path in self._discarded:
+                path.unlink(missing_ok=True)
+            self._discarded.clear()
+            if due:
                 index = self._index
                 write_durably(folder / INDEX_NAME, lambda temporary: faiss.write_index(index, str(temporary)))
                 self._delta_added.clear()
@@ -350,6 +467,8 @@ class VectorIndex:
         if catching_up:
             with self._lock:
                 index = self._index
+                self._changes += 1
+                self._discard_next()
                 self.generation = -1  # half way until the checks below pass
                 self._base_valid = False
                 # Back to the base less what both deltas removed, then forward by the saved delta.
@@ -386,6 +505,8 @@ class VectorIndex:
         if vectors_of is not None:
             _check_sample(index, vectors_of, seed=stamp.generation)
         self._index = index
+        self._changes += 1
+        self._discard_next()
         self._kind = stamp.kind
         self._trained_at = stamp.trained_at
         self.generation = stamp.generation
@@ -424,13 +545,14 @@ class VectorIndex:
             return choose_kind(total) == "ivf"
         return total > RETRAIN_GROWTH * max(self._trained_at, 1)
 
-    def _convert(self) -> None:
-        """Rebuild in the type the size now calls for (flat -> IVF, or retrain a grown IVF)."""
-        with self._lock:
-            ids, vectors = _contents(self._kind, self._index, self.dimension)
-            generation = self.generation
-        logger.info("rebuilding the vector index for %d vectors", len(ids))
-        self.rebuild(ids, vectors, generation=generation)
+
+def _sync_folder(folder: Path) -> None:
+    """fsync a folder, so that a rename in it survives a power cut."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _read_stamp(folder: Path) -> _Stamp | None:

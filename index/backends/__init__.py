@@ -19,9 +19,10 @@ def is_database_url(location: str | Path) -> bool:
 def open_backend(location: str | Path, *, embedder: str, dimension: int) -> Backend:
     """The backend of the library at `location` (a folder, or a postgresql:// URL), made there when new."""
     if is_database_url(location):
-        from index.backends.postgres import PostgresBackend
+        from index.backends.postgres import PostgresBackend  # type: ignore[import-not-found]
 
-        return PostgresBackend(str(location), embedder=embedder, dimension=dimension)
+        backend: Backend = PostgresBackend(str(location), embedder=embedder, dimension=dimension)
+        return backend
     from index.backends.local import LocalBackend
 
     return LocalBackend(Path(location).expanduser(), embedder=embedder, dimension=dimension)

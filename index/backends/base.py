@@ -66,6 +66,12 @@ class Backend(Protocol):
         """Remove these articles and everything derived from them in one transaction. Call inside `writing()`."""
         ...
 
+    def maintain(self) -> None:
+        """Slow upkeep of what is derived that needs no write lock (the local backend retrains its FAISS index
+        as the library grows, and writes the next base file ahead of `persist`). Call outside `writing()`,
+        before a `persist`, so that the lock is held for milliseconds, not for the upkeep."""
+        ...
+
     def persist(self) -> None:
         """Bring what is derived from the stored rows up to date where other processes read it (the local
         backend's FAISS files); a failure here costs a rebuild later, never an article. Call inside `writing()`."""
