@@ -20,7 +20,7 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict index
+	$(BIN)/mypy --strict index benchmarks/harness.py
 
 test: lint
 	$(BIN)/pytest

@@ -1,6 +1,6 @@
 """Run the quotebot benchmark: `python benchmarks/bench.py --data ../shared/data [--chunks N ...] [--large] [--json]`.
 
-The same measurement as `quotebot bench` (both call `index.benchmark.run_benchmark`); see README.md, Performance.
+The same measurement as `quotebot bench` (both call `benchmarks.harness.run_benchmark`); see README.md, Performance.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from index.benchmark import DEFAULT_SIZES, LARGE_SIZE, format_report, run_benchmark
+from benchmarks.harness import DEFAULT_SIZES, LARGE_SIZE, format_report, run_benchmark
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -533,7 +533,7 @@ def bench(
 
     Example:  quotebot bench --data ../shared/data --chunks 100 --chunks 10000 --json
     """
-    from index.benchmark import format_report, run_benchmark
+    from benchmarks.harness import format_report, run_benchmark
 
     sizes = list(chunks or [100, 10_000, 100_000])
     if million and 1_000_000 not in sizes:

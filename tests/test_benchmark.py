@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.benchmark import (
+from benchmarks.harness import (
     BenchmarkReport,
     build_documents,
     format_report,

@@ -682,7 +682,7 @@ _COLD_SCRIPT = """
 import sys, time
 began = float(sys.argv[1])
 from index.library import Library
-from index.benchmark import _make_encoder
+from benchmarks.harness import _make_encoder
 embedder = _make_encoder(sys.argv[3])
 library = Library.open(sys.argv[2], embedder=embedder)
 answer = library.ask("Which country has not approved Sweden?")
@@ -804,7 +804,7 @@ def run_benchmark(
 def _run_child(arguments: dict[str, Any]) -> str:
     """Run one measurement in a fresh process (so its peak RSS is its own); its JSON report."""
     output = subprocess.run(
-        [sys.executable, "-m", "index.benchmark", json.dumps(arguments)],
+        [sys.executable, "-m", "benchmarks.harness", json.dumps(arguments)],
         capture_output=True,
         text=True,
         cwd=Path(__file__).parent.parent,

@@ -1,0 +1,1 @@
+"""quotebot's measurements, outside the engine: `quotebot bench` (benchmarks.harness) and the scripts beside it."""
