@@ -7,8 +7,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from index import Conversation, Where
-from index.models import Answer
+from index import Answer, Conversation, Where
 
 __all__ = ["QUOTES_PER_QUESTION", "AnswerStore", "StoredAnswer"]
 

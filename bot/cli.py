@@ -80,9 +80,9 @@ DeviceOption = Annotated[
     str | None,
     typer.Option(
         "--device",
-        envvar="QUOTEBOT_DEVICE",
         metavar="DEVICE",
-        help="Where the model runs: auto (a GPU when there is one), cpu, cuda, cuda:1, mps.",
+        help="Where the model runs: auto (a GPU when there is one), cpu, cuda, cuda:1, mps. Default: "
+        "QUOTEBOT_DEVICE, else auto.",
         show_default=False,
     ),
 ]
@@ -112,16 +112,19 @@ def open_library(
     bundled seeds when `seed`; a folder named explicitly must hold a library already unless `create` (add).
     With `model`, the one-time model export happens here, with its progress shown, rather than mid-command."""
     from bot.config import default_library_path, load_settings
-    from index import Library, default_embedder
+    from bot.engine import embedder_for, scoring_for
+    from index import Library
 
     chosen = path or _root_options["library"]
     explicit = chosen is not None if explicit is None else explicit
     folder = (chosen or default_library_path()).expanduser()
     create = (not explicit) if create is None else create
-    embedder = default_embedder(device or _root_options["device"], preparing=ModelPreparation(messages))
-    limits = load_settings().library_limits()
+    settings = load_settings()
+    embedder = embedder_for(settings, device=device or _root_options["device"], preparing=ModelPreparation(messages))
+    limits = settings.library_limits()
+    scoring = scoring_for(settings)
     if not create and not Library.exists(folder):
-        return Library.open(folder, embedder=embedder, create=False, **limits)  # raises LibraryNotFound
+        return Library.open(folder, embedder=embedder, scoring=scoring, create=False, **limits)  # LibraryNotFound
     new = not Library.exists(folder) and (not folder.exists() or not any(folder.iterdir()))
     seeds = seeds_path() if seed and not explicit else None
     if model or (new and seeds is not None):
@@ -133,7 +136,7 @@ def open_library(
             messages.print(f"Creating a new library in {folder} with the bundled articles from {seeds} …")
         else:
             messages.print(f"Creating a new, empty library in {folder}.")
-    return Library.open(folder, seeds=seeds, embedder=embedder, **limits)
+    return Library.open(folder, seeds=seeds, embedder=embedder, scoring=scoring, **limits)
 
 
 @command()
@@ -175,8 +178,7 @@ def add(
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from index.articles import count_inputs
-    from index.errors import SourceError
+    from index import SourceError, count_inputs
 
     errors: list[SourceError] = []
     inputs = [_expanded(source) for source in sources]
@@ -211,7 +213,7 @@ def add(
                 messages.print(f"Interrupted; the {saved[0]} article(s) saved before this point are kept.")
                 raise typer.Exit(130) from None
     from bot.reports import add_failed, add_summary, skipped_items
-    from index.errors import UnsupportedSource
+    from index import UnsupportedSource
 
     for error in errors:
         # An unsupported file in a folder is named in the summary; it needs no line of its own.
@@ -466,12 +468,14 @@ def evaluate_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from index import default_embedder
-    from index.evaluation import Split, evaluate
+    from bot.config import load_settings
+    from bot.engine import embedder_for, scoring_for
+    from index import EvaluationSplit, evaluate_squad
 
     if split not in ("all", "train", "test"):
         raise typer.BadParameter(f"{split!r} is not a split; use all, train or test", param_hint="--split")
-    embedder = default_embedder(device or _root_options["device"], preparing=ModelPreparation(messages))
+    settings = load_settings()
+    embedder = embedder_for(settings, device=device or _root_options["device"], preparing=ModelPreparation(messages))
     prepare = getattr(embedder, "prepare", None)
     if prepare is not None:
         prepare()
@@ -492,13 +496,14 @@ def evaluate_command(
             progress.update(tasks[stage], completed=done, total=total)
 
         folder = library or _root_options["library"]
-        report = evaluate(
+        report = evaluate_squad(
             dataset,
             limit=limit,
             seed=seed,
-            split=cast(Split, split),
+            split=cast(EvaluationSplit, split),
             library=folder.expanduser() if folder else None,
             embedder=embedder,
+            scoring=scoring_for(settings),
             progress=advance,
         )
     if json_output:
@@ -533,7 +538,8 @@ def bench(
 
     Example:  quotebot bench --data ../shared/data --chunks 100 --chunks 10000 --json
     """
-    from benchmarks.harness import format_report, run_benchmark
+    from benchmarks.harness import format_report as format_benchmark_report
+    from benchmarks.harness import run_benchmark
 
     sizes = list(chunks or [100, 10_000, 100_000])
     if million and 1_000_000 not in sizes:
@@ -549,7 +555,7 @@ def bench(
     if json_output:
         print(report.model_dump_json(indent=2))
     else:
-        print(format_report(report))
+        print(format_benchmark_report(report))
 
 
 def _figure(value: object) -> str:
@@ -610,8 +616,11 @@ def _fail(message: str, code: int, *, kind: str, as_json: bool) -> NoReturn:
 def main() -> None:
     """Console entry point: runs the app and turns every error into one line on stderr (and JSON with --json)."""
     from bot.config import ConfigError
+    from bot.engine import OFFLINE_ENVIRONMENT
     from index import InvalidFilter, InvalidQuestion, QuotebotError
 
+    for name, value in OFFLINE_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
     arguments = sys.argv[1:]
     as_json = _wants_json(arguments)
     _configure_logging(telegram="telegram" in arguments)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 import platformdirs
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["DEFAULT_FETCH_THREADS", "ConfigError", "LibraryLimits", "Settings", "default_library_path", "load_settings"]
@@ -82,6 +82,23 @@ class Settings(BaseSettings):
     max_quote_characters: int = Field(default=600, ge=40)
     article_part_characters: int = Field(default=1_000_000, ge=1000)
     max_file_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    # The engine's models, passed to it as arguments (index/ reads no environment variable): where the embedder
+    # runs (--device wins), torch instead of ONNX Runtime on a CPU, where the ONNX export is kept (None: the
+    # user cache folder), and "bundled" for the two-stage scoring with the bundled reranker.
+    device: str = "auto"
+    encoder: Literal["auto", "torch"] = "auto"
+    model_cache: Path | None = None
+    reranker: Literal["none", "bundled"] = "none"
+
+    @field_validator("device", "encoder", "reranker", mode="before")
+    @classmethod
+    def _parse_name(cls, value: Any, info: ValidationInfo) -> Any:
+        """Names as people type them: spaces around, any case (a device is checked, as typed, by the engine); an
+        empty value is the default."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip() if info.field_name == "device" else value.strip().lower()
+        return text or cls.model_fields[str(info.field_name)].default
 
     @field_validator("admins", "users", "chats", "allowed_hosts", mode="before")
     @classmethod

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from index import Candidate, Explanation
-from index.models import Answer, ArticleSummary, Quote
+from index import Answer, ArticleSummary, Candidate, Explanation, Quote
 
 __all__ = [
     "NOT_FOUND_HTML",

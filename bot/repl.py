@@ -20,10 +20,7 @@ from rich.text import Text
 from bot.filters import FILTER_HELP, split_filters
 from bot.formatting import answer_to_rich, explanation_to_text
 from bot.reports import add_summary
-from index import Conversation, Where
-from index.errors import QuotebotError, SourceError, UnsupportedSource
-from index.library import Library
-from index.models import Answer
+from index import Answer, Conversation, Library, QuotebotError, SourceError, UnsupportedSource, Where
 
 __all__ = ["HELP", "Session", "run_repl"]
 

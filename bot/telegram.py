@@ -58,13 +58,20 @@ from bot.formatting import answer_to_html, context_to_html, escape, explanation_
 from bot.limits import QuestionLimits
 from bot.redaction import redact, redact_secret
 from bot.scheduler import FairScheduler
-from index.articles import SUFFIXES, documents_from_bytes, is_url
-from index.errors import QuotebotError, SourceError
-from index.fetching import FetchPolicy
-from index.models import AddReport, Answer, Document
+from index import (
+    SOURCE_SUFFIXES,
+    AddReport,
+    Answer,
+    Document,
+    FetchPolicy,
+    QuotebotError,
+    SourceError,
+    documents_from_bytes,
+    is_url,
+)
 
 if TYPE_CHECKING:
-    from index.library import Library
+    from index import Library
 
 __all__ = ["TelegramUnavailable", "build_application", "check_bot_api", "run_telegram", "webhook_options"]
 
@@ -558,8 +565,8 @@ async def document_received(update: Update, context: Context) -> None:
         return
     document = message.document
     name = PurePath(document.file_name or "upload.txt").name
-    if not name.lower().endswith(SUFFIXES):
-        await _reply(message, f"I can read {', '.join(SUFFIXES)} files; {escape(repr(name))} is not one.")
+    if not name.lower().endswith(SOURCE_SUFFIXES):
+        await _reply(message, f"I can read {', '.join(SOURCE_SUFFIXES)} files; {escape(repr(name))} is not one.")
         return
     limit = min(DOWNLOAD_LIMIT, _state(context).settings.max_download_bytes)
     if (document.file_size or 0) > limit:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from index.answer import Scoring
+from index.articles import SUFFIXES as SOURCE_SUFFIXES
+from index.articles import count_inputs, documents_from_bytes, is_url
 from index.conversation import Conversation, Turn
 from index.devices import available_devices
-from index.embedding import default_embedder
+from index.embedding import Embedder, default_embedder
 from index.errors import (
     AmbiguousArticleId,
     ArticleNotFound,
@@ -23,7 +26,11 @@ from index.errors import (
     SourceError,
     UnsupportedSource,
 )
+from index.evaluation import EvaluationReport
+from index.evaluation import Split as EvaluationSplit
+from index.evaluation import evaluate as evaluate_squad
 from index.explaining import Candidate, Explanation
+from index.fetching import FetchPolicy
 from index.filtering import Where
 from index.library import Library
 from index.models import (
@@ -40,6 +47,7 @@ from index.models import (
 from index.syncing import SyncPlan, SyncReport, sync_folder
 
 __all__ = [
+    "SOURCE_SUFFIXES",
     "AddReport",
     "AmbiguousArticleId",
     "Answer",
@@ -53,8 +61,12 @@ __all__ = [
     "DiskFull",
     "Document",
     "Duplicate",
+    "Embedder",
     "EmbedderMismatch",
+    "EvaluationReport",
+    "EvaluationSplit",
     "Explanation",
+    "FetchPolicy",
     "InvalidFilter",
     "InvalidQuestion",
     "Library",
@@ -66,6 +78,7 @@ __all__ = [
     "Quote",
     "QuotebotError",
     "ReadOnlyLibrary",
+    "Scoring",
     "ShortAnswer",
     "SourceError",
     "SyncPlan",
@@ -74,6 +87,10 @@ __all__ = [
     "UnsupportedSource",
     "Where",
     "available_devices",
+    "count_inputs",
     "default_embedder",
+    "documents_from_bytes",
+    "evaluate_squad",
+    "is_url",
     "sync_folder",
 ]

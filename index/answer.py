@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -80,9 +79,8 @@ def _reading() -> dict[str, Any]:
 
 
 def _learned() -> dict[str, Any]:
-    # QUOTEBOT_RERANKER=bundled makes the two-stage scoring (index/reranker/scoring.json) the default.
-    if os.environ.get("QUOTEBOT_RERANKER", "").strip().lower() == "bundled":
-        return _read(RERANKED_SCORING)
+    # The defaults are the shipped first stage wherever the code runs; the two-stage scoring is asked for by
+    # name (`Scoring.reranked()`, which the front ends pass for QUOTEBOT_RERANKER=bundled).
     return _read(LEARNED_SCORING)
 
 

@@ -7,9 +7,7 @@ encoding is decoded by charset-normalizer. Nothing here strips or rewrites text 
 from __future__ import annotations
 
 import functools
-import json
 import logging
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -18,10 +16,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from index import streaming
 from index.errors import SourceError, UnsupportedSource
 from index.fetching import FetchPolicy, download
 from index.formats import BINARY_SUFFIXES, kind_of
-from index.formats.titles import headline
+from index.formats.records import json_record as _record
+from index.formats.records import load_json as _load_json
+from index.formats.storable import shown as _shown
+from index.formats.storable import storable
+from index.formats.titles import text_title as _text_title
 from index.formats.web import without_furniture
 from index.models import Document
 
@@ -33,21 +36,10 @@ SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", *BIN
 MAX_SOURCE_BYTES = 200 * 1024 * 1024
 _CHAOS_TOLERANCE = 15.0
 _URL = re.compile(r"^https?://", re.IGNORECASE)
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
 def is_url(item: str) -> bool:
     return bool(_URL.match(item))
-
-
-def storable(value: str) -> str:
-    """`value` with each lone surrogate (JSON's "\\ud800", a name's undecodable byte) replaced by "?": SQLite,
-    pydantic and the tokenizers take only text that UTF-8 can encode."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "replace").decode("utf-8")
-    return value
 
 
 def read_sources(
@@ -163,15 +155,7 @@ def _unsupported(file: Path, _: list[SourceError] | None) -> list[Document]:
     )
 
 
-def _shown(path: Path) -> str:
-    """`path` as text that can be stored and printed: a name's undecodable bytes are written as \\xff."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
-
-
 def _read_file(path: Path, limits: _Limits, errors: list[SourceError] | None = None) -> Iterable[Document]:
-    # Imported here: index.streaming builds on this module's record and title helpers.
-    from index import streaming
-
     try:
         size = path.stat().st_size
     except OSError as error:
@@ -313,21 +297,6 @@ def decode(data: bytes, *, name: str) -> str:
     return str(best)
 
 
-def _text_title(text: str, *, name: str, markdown: bool) -> str:
-    if markdown:
-        heading = _HEADING.search(text)
-        if heading:
-            return heading.group(1).strip()[:200]
-    first = headline(text)
-    if first:
-        return first[:200]
-    stem = Path(name).stem
-    if stem and stem not in ("page", "upload"):
-        return re.sub(r"[_-]+", " ", stem).strip()
-    first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    return first_line[:120]
-
-
 def _from_html(html: str, *, source: str, name: str) -> Document:
     import trafilatura
 
@@ -429,35 +398,3 @@ def _from_records(
             error.item, error.reason = f"{name} {'line' if lines else 'record'} {number}", 'no "text"'
             errors.append(error)
     return documents
-
-
-def _load_json(text: str, *, name: str, where: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        line = f"line {error.lineno}: " if not where else ""
-        raise SourceError(
-            f"{where}{name!r} is not valid JSON ({line}{error.msg}); fix or re-export it", reason="not valid JSON"
-        ) from error
-    except RecursionError as error:
-        # Python's JSON parser recurses once per nested array or object; ten thousand "[" would exhaust it.
-        raise SourceError(
-            f"{where}{name!r} nests JSON arrays or objects too deeply to read; an article is an object with a "
-            '"text" string',
-            reason="nested too deeply",
-        ) from error
-
-
-def _record(record: Any, number: int, *, source: str, name: str, lines: bool) -> Document:
-    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-        where = f"line {number}" if lines else f"record {number}"
-        raise SourceError(f'{where} of {name!r} has no "text" string; each record needs one', reason='no "text"')
-    text = storable(record["text"])
-    url = storable(record["url"]) if isinstance(record.get("url"), str) else None
-    return Document(
-        text=text,
-        source=url or f"{source}#{number}",
-        title=storable(str(record.get("title") or _text_title(text, name="", markdown=False))[:200]),
-        url=url,
-        date=storable(str(record["date"])) if record.get("date") is not None else None,
-    )

@@ -44,7 +44,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from index import marking
-from index.answer import ScoredSentence
+from index.answer import ScoredSentence, Scoring
 from index.chunking import sentence_spans
 from index.embedding import Embedder
 from index.errors import LibraryError, QuotebotError
@@ -439,13 +439,15 @@ def evaluate(
     split: Split = "all",
     library: Path | None = None,
     embedder: Embedder | None = None,
+    scoring: Scoring | None = None,
     progress: Progress | None = None,
 ) -> EvaluationReport:
-    """Build (or reuse) a library of `dataset`'s articles, ask its questions, and score the four systems."""
+    """Build (or reuse) a library of `dataset`'s articles, ask its questions, and score the four systems
+    (`scoring`: the library's, None for the shipped default)."""
     documents, questions = load_squad(dataset)
     documents, questions = squad_split(documents, questions, split)
     chosen = sample(questions, limit, seed)
-    with _library_folder(library) as folder, Library.open(folder, embedder=embedder) as opened:
+    with _library_folder(library) as folder, Library.open(folder, embedder=embedder, scoring=scoring) as opened:
         # `add` is idempotent by content hash: a library that already holds these articles is reused as is.
         _check_own(opened, documents)
         done = 0

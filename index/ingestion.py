@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from index.articles import storable
 from index.backends.base import Backend
 from index.chunking import ChunkSpan, chunk_spans, sentence_spans
 from index.duplicates import MIN_WORDS, NEAR_DUPLICATE, Fingerprint, fingerprint, similarity
 from index.embedding import Embedder
 from index.errors import SourceError
+from index.formats.storable import storable
 from index.models import AddReport, Article, Document, Duplicate
 from index.store import now
 from index.types import NewArticle, NewChunk

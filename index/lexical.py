@@ -1,7 +1,9 @@
-"""Words as SQLite's FTS5 sees them (unicode61, diacritics removed, Porter stems), and BM25 over sentences.
+"""The one text analyser: words as SQLite's FTS5 sees them (unicode61, diacritics removed, Porter stems), the
+FTS5 tokenizer that says so, and BM25 over sentences.
 
 FTS5 ranks chunks; sentences inside the best chunks are scored here with the same stems and the chunk-level
-document frequencies, so both levels agree on what a word is.
+document frequencies, so both levels agree on what a word is. Every lexical index builds its tokenizer from
+`FTS5_TOKENIZER`; tests/test_lexical.py checks that FTS5's stems equal `stems()` and lists where they differ.
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["STOPWORDS", "bm25", "coverage", "question_terms", "stems", "words"]
+__all__ = ["FTS5_TOKENIZER", "STOPWORDS", "bm25", "coverage", "question_terms", "stems", "words"]
+
+# FTS5's tokenizer, the `tokenize = '...'` of every full-text table: `words()` below splits and folds as its
+# unicode61 part does (remove_diacritics 2 also folds letters with several marks), `stems()` as its porter part.
+FTS5_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 _WORD = re.compile(r"[^\W_]+")
 

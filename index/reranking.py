@@ -1,9 +1,9 @@
 """Rerankers: models that score (question, sentence) pairs and reorder the best candidate sentences.
 
-quotebot ships one, `index/reranker/` (`Scoring.reranker == "bundled"`, opt-in: `Scoring.reranked()` or
-``QUOTEBOT_RERANKER=bundled``): a cross-encoder started from the bundled all-MiniLM-L6-v2, trained on SQuADShifts
-by ``scripts/train_reranker.py``, exported to ONNX with int8 weights (about 23 MB) and run by ONNX Runtime, so no
-torch at query time. A user with another cross-encoder on
+quotebot ships one, `index/reranker/` (`Scoring.reranker == "bundled"`, opt-in: `Scoring.reranked()`, which
+the front ends pass for ``QUOTEBOT_RERANKER=bundled``): a cross-encoder started from the bundled
+all-MiniLM-L6-v2, trained on SQuADShifts by ``scripts/train_reranker.py``, exported to ONNX with int8 weights
+(about 23 MB) and run by ONNX Runtime, so no torch at query time. A user with another cross-encoder on
 disk can name its folder instead: a folder holding ``model.onnx`` and ``tokenizer.json`` runs the same way;
 anything else is loaded as a sentence-transformers CrossEncoder with ``local_files_only=True``, so nothing is
 ever fetched from a hub at run time.
@@ -11,7 +11,6 @@ ever fetched from a hub at run time.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -96,8 +95,6 @@ class CrossEncoderReranker:
     """A sentence-transformers CrossEncoder from a local path or an already-downloaded model name."""
 
     def __init__(self, name: str) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import CrossEncoder
 
         self.name = name

@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from index import lexical
 from index.errors import (
     ArticleNotFound,
     CorruptLibrary,
@@ -71,7 +72,7 @@ _TEMPORARY_FILES = sorted(name for name in _OWN_FILES if name.endswith(".tmp"))
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 _READ_ONLY = {errno.EACCES, errno.EPERM, errno.EROFS}
 
-_SCHEMA = """
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY,
@@ -110,7 +111,7 @@ CREATE INDEX IF NOT EXISTS sentences_by_article ON sentences(article_id, positio
 CREATE TABLE IF NOT EXISTS article_bands (value INTEGER NOT NULL, article_id TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS article_bands_by_value ON article_bands(value);
 CREATE INDEX IF NOT EXISTS article_bands_by_article ON article_bands(article_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunk_text USING fts5(text, tokenize = 'porter unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_text USING fts5(text, tokenize = '{lexical.FTS5_TOKENIZER}');
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_terms USING fts5vocab(chunk_text, 'row');
 """
 

@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from io import BufferedReader
 from pathlib import Path
 
-from index.articles import _load_json, _record, _shown, _text_title
 from index.errors import SourceError
+from index.formats.records import json_record, load_json
+from index.formats.storable import shown
+from index.formats.titles import text_title
 from index.models import Document
 
 __all__ = ["DEFAULT_PART_CHARACTERS", "MAX_LINE_BYTES", "json_lines", "text_parts"]
@@ -36,7 +38,7 @@ def text_parts(path: Path, *, part_characters: int = DEFAULT_PART_CHARACTERS) ->
     """The .txt file at `path` as one Document, or as parts of at most `part_characters` when it is longer."""
     if part_characters < 1:
         raise ValueError(f"part_characters must be at least 1, not {part_characters!r}")
-    name, source = _shown(Path(path.name)), _shown(path.resolve())
+    name, source = shown(Path(path.name)), shown(path.resolve())
     with _open(path) as file:
         parts = _raw_parts(file, name=name, limit=part_characters)
         first, second = next(parts, ""), next(parts, None)
@@ -44,9 +46,9 @@ def text_parts(path: Path, *, part_characters: int = DEFAULT_PART_CHARACTERS) ->
             # The whole file fits in one part: an ordinary article, named by the file.
             if not first.strip():
                 raise SourceError(f"{name!r} holds no text; check that it is the file you meant")
-            yield Document(text=first, source=source, title=_text_title(first, name=name, markdown=False))
+            yield Document(text=first, source=source, title=text_title(first, name=name, markdown=False))
             return
-        title = _text_title("", name=name, markdown=False) or name
+        title = text_title("", name=name, markdown=False) or name
         for number, part in enumerate(itertools.chain([first, second], parts), start=1):
             if part.strip():
                 yield Document(text=part, source=f"{source}#part-{number}", title=f"{title} (part {number})"[:200])
@@ -69,7 +71,7 @@ def json_lines(
 ) -> Iterator[Document]:
     """One Document per line of the JSON Lines file at `path`, read as it goes; a bad line raises, or with
     `errors` is appended there and skipped."""
-    name, source = _shown(Path(path.name)), _shown(path.resolve())
+    name, source = shown(Path(path.name)), shown(path.resolve())
     found = False
     with _open(path) as file:
         encoding = _encoding(file, name=name)
@@ -92,8 +94,8 @@ def json_lines(
                     ) from error
                 if not line.strip():
                     continue
-                record = _load_json(line, name=name, where=f"line {number} of ")
-                document = _record(record, number, source=source, name=name, lines=True)
+                record = load_json(line, name=name, where=f"line {number} of ")
+                document = json_record(record, number, source=source, name=name, lines=True)
             except SourceError as error:
                 if errors is None:
                     raise
@@ -123,7 +125,7 @@ def _open(path: Path) -> BufferedReader:
     try:
         file = path.open("rb")
     except OSError as error:
-        raise SourceError(f"cannot read {_shown(path)!r} ({error.strerror}); check its permissions") from error
+        raise SourceError(f"cannot read {shown(path)!r} ({error.strerror}); check its permissions") from error
     assert isinstance(file, BufferedReader)
     return file
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -11,6 +12,13 @@ import pytest
 
 from index.embedding import HashingEmbedder, SentenceTransformerEmbedder
 from index.library import Library
+
+# What `quotebot` sets for a user (bot.engine.OFFLINE_ENVIRONMENT), and tokenizers kept to one thread so that a
+# command forked after the torch model ran (pexpect's pty) prints no parallelism warning: the engine itself
+# writes no environment variable, so the test run sets them, for itself and the commands it starts.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 CORPUS = Path(__file__).parent / "corpus"
 SEEDS = Path(__file__).parent.parent / "seeds"

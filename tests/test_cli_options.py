@@ -15,7 +15,7 @@ from conftest import CORPUS
 
 from bot.cli import app
 from index import available_devices
-from index.onnx_embedding import default_cache_folder
+from index.embedding import default_cache_folder
 
 ROOT = Path(__file__).parent.parent
 QUOTEBOT = [sys.executable, "-c", "from bot.cli import main; main()"]

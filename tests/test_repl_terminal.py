@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import HUNGARY_SENTENCE, SWEDEN_QUESTION
 
-from index.onnx_embedding import default_cache_folder
+from index.embedding import default_cache_folder
 
 pexpect = pytest.importorskip("pexpect")
 

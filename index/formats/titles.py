@@ -4,8 +4,9 @@ end, not a site's navigation ("Skip to content", "Menu"), and followed by more t
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-__all__ = ["headline"]
+__all__ = ["headline", "text_title"]
 
 _MAX_WORDS = 16
 _MAX_CHARACTERS = 150
@@ -17,6 +18,7 @@ _NAVIGATION = re.compile(
 )
 _ENDS_SENTENCE = re.compile(r"[.,;:]$")
 _LOOKED_AT = 3
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
 def headline(text: str) -> str:
@@ -35,3 +37,20 @@ def headline(text: str) -> str:
         )
         return line if looks else ""
     return ""
+
+
+def text_title(text: str, *, name: str, markdown: bool) -> str:
+    """A title for a text without one: its first Markdown heading (when `markdown`), its headline, the file
+    `name` (unless a generic "page" or "upload"), else its first line."""
+    if markdown:
+        heading = _HEADING.search(text)
+        if heading:
+            return heading.group(1).strip()[:200]
+    first = headline(text)
+    if first:
+        return first[:200]
+    stem = Path(name).stem
+    if stem and stem not in ("page", "upload"):
+        return re.sub(r"[_-]+", " ", stem).strip()
+    first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return first_line[:120]

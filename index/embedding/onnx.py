@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from index.embedding import DEFAULT_EMBEDDER_NAME, bundled_model_path
+from index.embedding.base import DEFAULT_EMBEDDER_NAME, DIMENSION, bundled_model_path
 
-__all__ = ["OnnxEmbedder", "export_onnx"]
+__all__ = ["MAX_TOKENS", "OnnxEmbedder", "Preparing", "default_cache_folder", "export_onnx"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +32,7 @@ EXPORT_VERSION = 1
 
 
 def default_cache_folder() -> Path:
-    override = os.environ.get("QUOTEBOT_MODEL_CACHE")
-    if override:
-        return Path(override).expanduser()
+    """Where the exported model lives unless an OnnxEmbedder is given a `cache_folder`: the user cache folder."""
     from platformdirs import user_cache_path
 
     return user_cache_path("quotebot") / "models"
@@ -178,11 +176,16 @@ class OnnxEmbedder:
 
     @property
     def dimension(self) -> int:
-        return 384
+        return DIMENSION
 
     @property
     def description(self) -> str:
         return f"onnxruntime {'int8' if self.quantized else 'fp32'} (CPU)"
+
+    @property
+    def cache_folder(self) -> Path:
+        """Where the one-time export is kept (and looked for)."""
+        return self._cache_folder or default_cache_folder()
 
     def prepare(self) -> None:
         """Export (the first time on this machine) and load the model now, rather than on the first encode."""
@@ -194,9 +197,7 @@ class OnnxEmbedder:
             if self._tokenizer is None:
                 from tokenizers import Tokenizer
 
-                self._path = export_onnx(
-                    self._cache_folder or default_cache_folder(), quantized=self.quantized, progress=self._preparing
-                )
+                self._path = export_onnx(self.cache_folder, quantized=self.quantized, progress=self._preparing)
                 tokenizer = Tokenizer.from_file(str(bundled_model_path() / "tokenizer.json"))
                 tokenizer.enable_truncation(MAX_TOKENS)
                 tokenizer.enable_padding()
