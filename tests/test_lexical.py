@@ -8,6 +8,7 @@ and the terms FTS5 keeps for it (``fts5vocab``) are compared, as sets, with `ste
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -95,6 +96,6 @@ def test_each_known_difference_is_exactly_as_listed(text: str, fts5_only: set[st
 
 
 def test_a_library_s_full_text_index_is_built_with_the_shared_tokenizer(hashing_library: Library) -> None:
-    with sqlite3.connect(hashing_library.path / "library.sqlite3") as connection:
+    with sqlite3.connect(Path(hashing_library.path) / "library.sqlite3") as connection:
         (schema,) = connection.execute("SELECT sql FROM sqlite_master WHERE name = 'chunk_text'").fetchone()
     assert f"tokenize = '{lexical.FTS5_TOKENIZER}'" in schema
