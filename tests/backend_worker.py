@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -30,15 +31,21 @@ def article_text(name: str, batch: int, number: int) -> str:
 
 def write(kind: str, location: str, name: str, batches: int, per_batch: int) -> int:
     backend = open_for_test(kind, location)
+
+    def batch_of(batch: int) -> list[Any]:
+        return [
+            make_article(article_text(name, batch, number), source=f"{name}-{batch}-{number}", added=batch)
+            for number in range(per_batch)
+        ]
+
     try:
+        items = batch_of(0)
         for batch in range(batches):
-            items = [
-                make_article(article_text(name, batch, number), source=f"{name}-{batch}-{number}", added=batch)
-                for number in range(per_batch)
-            ]
             with backend.writing():
                 backend.store(items)
                 backend.persist()
+            # The next batch is ready before the line goes out, so that a kill soon after it lands inside a store.
+            items = batch_of(batch + 1)
             print(f"stored {batch}", flush=True)
     finally:
         backend.close()
@@ -53,13 +60,14 @@ def whole(backend: object, summary: object) -> bool:
     return spans == expected and summary.chunks == (len(expected) + 1) // 2  # type: ignore[attr-defined]
 
 
-def read(kind: str, location: str, seconds: float) -> int:
+def read(kind: str, location: str, articles: int) -> int:
     backend = open_for_test(kind, location)
     reads = 0
     try:
-        deadline = time.monotonic() + seconds
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            for summary in backend.summaries():
+            summaries = backend.summaries()
+            for summary in summaries:
                 try:
                     if not whole(backend, summary):
                         print(f"partial {summary.id}", flush=True)
@@ -72,6 +80,8 @@ def read(kind: str, location: str, seconds: float) -> int:
                 print("statistics ahead of chunks", flush=True)
                 return 1
             reads += 1
+            if len(summaries) >= articles:
+                break
     finally:
         backend.close()
     print(f"reads {reads}", flush=True)
@@ -82,7 +92,7 @@ def main(arguments: list[str]) -> int:
     command, kind, location = arguments[:3]
     if command == "write":
         return write(kind, location, arguments[3], int(arguments[4]), int(arguments[5]))
-    return read(kind, location, float(arguments[3]))
+    return read(kind, location, int(arguments[3]))
 
 
 if __name__ == "__main__":

@@ -22,10 +22,17 @@ import psycopg
 from numpy.typing import NDArray
 from psycopg.types.json import Jsonb
 
-from index.backends.postgres.connection import as_library_error, password_of, redacted, translated_errors
+from index.backends.postgres.connection import (
+    INDEX_PARAMETER,
+    as_library_error,
+    password_of,
+    redacted,
+    translated_errors,
+    without_index_parameter,
+)
 from index.backends.postgres.schema import LIBRARY_KEY_SQL, OUR_TABLES, open_schema
 from index.backends.postgres.text import field_nuls, lexeme, restore, tsquery, without_nul
-from index.errors import ArticleNotFound, LibraryBusy, ReadOnlyLibrary
+from index.errors import ArticleNotFound, LibraryBusy, LibraryError, ReadOnlyLibrary
 from index.filtering import Where
 from index.lexical import stems
 from index.models import Article, ArticleSummary
@@ -64,7 +71,13 @@ def _translated(method: Callable[Parameters, Result]) -> Callable[Parameters, Re
 
 
 class PostgresBackend:
-    """One library in one PostgreSQL database (its current schema), through a pool of connections."""
+    """One library in one PostgreSQL database (its current schema), through a pool of connections.
+
+    A new library gets an HNSW index on its vectors unless `ann_index` is False or the URL says
+    `quotebot_index=exact`; an existing one keeps what it was made with. `write_wait_seconds` is how long
+    `writing()` waits for another writer before LibraryBusy; a scope of at most `exact_scope_chunks` chunks is
+    searched exactly rather than through the index.
+    """
 
     def __init__(
         self,
@@ -72,17 +85,25 @@ class PostgresBackend:
         *,
         embedder: str,
         dimension: int,
-        ann_index: bool = True,
+        ann_index: bool | None = None,
         write_wait_seconds: float = WRITE_WAIT_SECONDS,
         pool_size: int = 8,
+        exact_scope_chunks: int = EXACT_SCOPE_CHUNKS,
     ) -> None:
         from pgvector.psycopg import register_vector
         from psycopg_pool import ConnectionPool
 
-        self._url = url
+        url, index_kind = without_index_parameter(url)
         self._location = redacted(url)
         self._password = password_of(url)
+        if index_kind not in (None, "hnsw", "exact"):
+            raise LibraryError(
+                f"{INDEX_PARAMETER}={index_kind!r} in {self._location!r} is not an index kind; use hnsw or exact"
+            )
+        if ann_index is None:
+            ann_index = index_kind != "exact"
         self._write_wait = write_wait_seconds
+        self._exact_scope_chunks = exact_scope_chunks
         self._local = threading.local()
         try:
             # One plain connection first: its error (refused, bad password, no such database) is the clearest.
@@ -227,7 +248,7 @@ class PostgresBackend:
             exact = self._settings.ann != "hnsw" or candidates > _MOST_EF_SEARCH
             if scope is not None and not exact:
                 row = connection.execute(f"SELECT count(*) FROM chunks {where}", parameters).fetchone()
-                exact = row is not None and int(row[0]) <= EXACT_SCOPE_CHUNKS
+                exact = row is not None and int(row[0]) <= self._exact_scope_chunks
             if exact:
                 connection.execute("SET LOCAL enable_indexscan = off")
             else:

@@ -16,7 +16,11 @@ from index.errors import (
     ReadOnlyLibrary,
 )
 
-__all__ = ["password_of", "redacted", "translated_errors"]
+__all__ = ["INDEX_PARAMETER", "password_of", "redacted", "translated_errors", "without_index_parameter"]
+
+# Our own URL parameter (libpq refuses unknown ones, so it is taken out before connecting): the vector index a
+# new library gets, `hnsw` (the default) or `exact`, for servers whose pgvector cannot build HNSW.
+INDEX_PARAMETER = "quotebot_index"
 
 _PASSWORD_PARAMETERS = {"password", "passfile"}
 
@@ -33,6 +37,19 @@ def redacted(url: str) -> str:
         piece for piece in parts.query.split("&") if piece and piece.partition("=")[0] not in _PASSWORD_PARAMETERS
     )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def without_index_parameter(url: str) -> tuple[str, str | None]:
+    """`url` without `quotebot_index=...`, and its value."""
+    parts = urlsplit(url)
+    kept, value = [], None
+    for piece in parts.query.split("&"):
+        key, _, given = piece.partition("=")
+        if key == INDEX_PARAMETER:
+            value = given
+        elif piece:
+            kept.append(piece)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(kept), parts.fragment)), value
 
 
 def password_of(url: str) -> str | None:
