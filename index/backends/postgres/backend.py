@@ -13,14 +13,12 @@ import contextlib
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 import psycopg
 from numpy.typing import NDArray
-from psycopg.types.json import Jsonb
 
 from index.backends.postgres.connection import (
     INDEX_PARAMETER,
@@ -30,11 +28,12 @@ from index.backends.postgres.connection import (
     translated_errors,
     without_index_parameter,
 )
+from index.backends.postgres.retrieval import EXACT_SCOPE_CHUNKS, as_array, bm25, nearest
 from index.backends.postgres.schema import LIBRARY_KEY_SQL, OUR_TABLES, open_schema
-from index.backends.postgres.text import field_nuls, lexeme, restore, tsquery, without_nul
+from index.backends.postgres.text import field_nuls, restore, without_nul
+from index.backends.postgres.writes import ARTICLE_FIELDS, Connection, delete_articles, insert_article
 from index.errors import ArticleNotFound, LibraryBusy, LibraryError, ReadOnlyLibrary
 from index.filtering import Where
-from index.lexical import stems
 from index.models import Article, ArticleSummary
 from index.types import BackendStats, CandidateSentence, NewArticle, Scope
 
@@ -44,16 +43,8 @@ logger = logging.getLogger(__name__)
 
 Parameters = ParamSpec("Parameters")
 Result = TypeVar("Result")
-Connection = psycopg.Connection[tuple[Any, ...]]
 
 WRITE_WAIT_SECONDS = 30.0
-# A scope with at most this many chunks is searched exactly (an index scan on article_id, then every distance),
-# which is both exact and faster than walking the HNSW graph past everything the filter drops.
-EXACT_SCOPE_CHUNKS = 20_000
-# HNSW returns at most ef_search rows; past pgvector's ceiling the search is exact.
-_MOST_EF_SEARCH = 1000
-_ARTICLE_FIELDS = ("id", "text", "source", "title", "url", "date", "content_hash", "added_at", "author", "site")
-_NUL_FIELDS = ("text", "source", "title", "url", "date", "author", "site")
 
 
 def _translated(method: Callable[Parameters, Result]) -> Callable[Parameters, Result]:
@@ -221,14 +212,14 @@ class PostgresBackend:
         with self._connection() as connection, connection.transaction():
             for item in articles:
                 if item.replaces is not None:
-                    _delete(connection, [item.replaces])
-                stored += _insert(connection, item)
+                    delete_articles(connection, [item.replaces])
+                stored += insert_article(connection, item)
         return stored
 
     @_translated
     def delete(self, article_ids: Sequence[str]) -> None:
         with self._connection() as connection, connection.transaction():
-            _delete(connection, list(article_ids))
+            delete_articles(connection, list(article_ids))
 
     def persist(self) -> None:
         """Nothing is derived outside the database."""
@@ -239,61 +230,24 @@ class PostgresBackend:
     def dense(self, query: NDArray[np.float32], k: int, *, scope: Scope | None = None) -> list[tuple[int, float]]:
         if k <= 0 or (scope is not None and not scope.article_ids):
             return []
-        vector = np.ascontiguousarray(query, dtype=np.float32)
-        half = f"halfvec({self._settings.dimension})"
-        where, parameters = ("WHERE article_id = ANY(%s)", [list(scope.article_ids)]) if scope is not None else ("", [])
-        # A few more than k in half precision, so that the float32 cosines pick the true k at the border.
-        candidates = int(k) + max(16, int(k) // 4)
-        with self._connection() as connection, connection.transaction():
-            exact = self._settings.ann != "hnsw" or candidates > _MOST_EF_SEARCH
-            if scope is not None and not exact:
-                row = connection.execute(f"SELECT count(*) FROM chunks {where}", parameters).fetchone()
-                exact = row is not None and int(row[0]) <= self._exact_scope_chunks
-            if exact:
-                connection.execute("SET LOCAL enable_indexscan = off")
-            else:
-                connection.execute(f"SET LOCAL hnsw.ef_search = {max(40, candidates)}")
-                # pgvector 0.8: keep walking the graph until k rows pass the filter.
-                connection.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            rows = connection.execute(
-                f"SELECT id, vector FROM chunks {where} ORDER BY vector::{half} <=> %s::vector::{half} LIMIT %s",
-                [*parameters, vector, candidates],
-                binary=True,
-            ).fetchall()
-        # The order came from half precision (and, relaxed, may be a little off); the cosines are float32's.
-        hits = [(int(row[0]), float(np.dot(_array(row[1]), vector))) for row in rows]
-        return sorted(hits, key=lambda hit: (-hit[1], hit[0]))[:k]
+        with self._connection() as connection:
+            return nearest(
+                connection,
+                np.ascontiguousarray(query, dtype=np.float32),
+                k,
+                article_ids=None if scope is None else list(scope.article_ids),
+                dimension=self._settings.dimension,
+                indexed=self._settings.ann == "hnsw",
+                exact_scope_chunks=self._exact_scope_chunks,
+            )
 
     @_translated
     def lexical(self, terms: Sequence[str], k: int, *, scope: Scope | None = None) -> list[tuple[int, float]]:
-        """BM25 as FTS5's bm25() computes it: k1 = 1.2, b = 0.75, idf = log((N - n + 0.5) / (n + 0.5)) floored at
-        1e-6, N the chunks, n those holding the term, lengths in tokens; each term given counts (as FTS5's
-        phrases do)."""
         terms = [term for term in terms if term]
         if not terms or k <= 0 or (scope is not None and not scope.article_ids):
             return []
-        within = " AND c.article_id = ANY(%(scope)s)" if scope is not None else ""
         with self._connection() as connection:
-            rows = connection.execute(
-                "WITH total AS (SELECT chunks::float8 AS rows, tokens::float8 / greatest(chunks, 1) AS average"
-                " FROM totals),"
-                " query AS (SELECT q.term, greatest(ln((total.rows - coalesce(t.chunks, 0) + 0.5)"
-                " / (coalesce(t.chunks, 0) + 0.5)), 1e-6) AS idf"
-                " FROM unnest(%(terms)s::text[]) AS q(term) CROSS JOIN total LEFT JOIN terms t ON t.term = q.term)"
-                " SELECT c.id, sum(query.idf * f.frequency * 2.2"
-                " / (f.frequency + 1.2 * (0.25 + 0.75 * c.length / total.average))) AS score"
-                " FROM chunks c CROSS JOIN total CROSS JOIN query"
-                " CROSS JOIN LATERAL (SELECT (c.frequencies ->> query.term)::float8 AS frequency) f"
-                f" WHERE c.terms @@ %(match)s::tsquery AND f.frequency IS NOT NULL{within}"
-                " GROUP BY c.id ORDER BY score DESC, c.id LIMIT %(k)s",
-                {
-                    "terms": terms,
-                    "match": tsquery(terms),
-                    "k": int(k),
-                    "scope": list(scope.article_ids) if scope else [],
-                },
-            ).fetchall()
-        return [(int(row[0]), float(row[1])) for row in rows]
+            return bm25(connection, terms, k, article_ids=None if scope is None else list(scope.article_ids))
 
     @_translated
     def term_statistics(self, terms: Iterable[str]) -> tuple[dict[str, int], int]:
@@ -313,7 +267,7 @@ class PostgresBackend:
             rows = connection.execute(
                 "SELECT id, vector FROM chunks WHERE id = ANY(%s)", (list(chunk_ids),), binary=True
             ).fetchall()
-        return {int(row[0]): _array(row[1]) for row in rows}
+        return {int(row[0]): as_array(row[1]) for row in rows}
 
     @_translated
     def sentences_of_chunks(self, chunk_ids: Sequence[int]) -> list[CandidateSentence]:
@@ -334,7 +288,7 @@ class PostgresBackend:
                 start=row[4],
                 stop=row[5],
                 text=restore(row[6], row[7], offset=row[4]),
-                vector=_array(row[8]),
+                vector=as_array(row[8]),
             )
             for row in rows
         ]
@@ -383,14 +337,14 @@ class PostgresBackend:
     def article(self, article_id: str) -> Article:
         with self._connection() as connection:
             row = connection.execute(
-                f"SELECT {', '.join(_ARTICLE_FIELDS)}, nuls FROM articles WHERE id = %s", (article_id,)
+                f"SELECT {', '.join(ARTICLE_FIELDS)}, nuls FROM articles WHERE id = %s", (article_id,)
             ).fetchone()
         if row is None:
             raise ArticleNotFound(f"no article has id {article_id!r}; `quotebot sources` lists the ids")
         nuls = row[-1]
         fields = {
             name: value if value is None else restore(value, field_nuls(nuls, name))
-            for name, value in zip(_ARTICLE_FIELDS, row[:-1], strict=True)
+            for name, value in zip(ARTICLE_FIELDS, row[:-1], strict=True)
         }
         return Article(**fields)
 
@@ -508,100 +462,3 @@ class PostgresBackend:
 
     def close(self) -> None:
         self._pool.close()
-
-
-def _array(value: Any) -> NDArray[np.float32]:
-    """A float32 array of a pgvector value (a Vector or HalfVector, or already an array)."""
-    if hasattr(value, "to_numpy"):
-        value = value.to_numpy()
-    return np.asarray(value, dtype=np.float32)
-
-
-def _insert(connection: Connection, item: NewArticle) -> int:
-    """Insert one article with its chunks, sentences, bands and lexical statistics; the number of chunks."""
-    from pgvector import HalfVector
-
-    article = item.article
-    values: dict[str, str | None] = {}
-    nuls: dict[str, list[int]] = {}
-    for name in _ARTICLE_FIELDS:
-        value = getattr(article, name)
-        if isinstance(value, str) and name in _NUL_FIELDS:
-            value, positions = without_nul(value)
-            if positions:
-                nuls[name] = positions
-        values[name] = value
-    connection.execute(
-        f"INSERT INTO articles ({', '.join(_ARTICLE_FIELDS)}, characters, nuls)"
-        f" VALUES ({', '.join(['%s'] * len(_ARTICLE_FIELDS))}, %s, %s)",
-        [*values.values(), len(article.text), Jsonb(nuls) if nuls else None],
-    )
-    if not item.chunks:
-        return 0
-    ids = [
-        int(row[0])
-        for row in connection.execute(
-            "SELECT nextval('chunk_ids') FROM generate_series(1, %s)", (len(item.chunks),)
-        ).fetchall()
-    ]
-    chunk_rows = []
-    sentence_rows = []
-    holding: Counter[str] = Counter()
-    tokens = 0
-    position = 0
-    with connection.cursor() as cursor:
-        for number, (chunk_id, chunk) in enumerate(zip(ids, item.chunks, strict=True)):
-            chunk_stems = stems(chunk.text)
-            counts = Counter(chunk_stems)
-            holding.update(counts.keys())
-            tokens += len(chunk_stems)
-            lexemes = sorted({lexeme(stem) for stem in counts})
-            vector = np.ascontiguousarray(chunk.vector, dtype=np.float32)
-            lexical = (lexemes, Jsonb(counts), len(chunk_stems))
-            chunk_rows.append((chunk_id, article.id, number, chunk.start, chunk.stop, vector, *lexical))
-            for start, stop, sentence_vector in chunk.sentences:
-                sentence_rows.append((chunk_id, article.id, position, start, stop, HalfVector(sentence_vector)))
-                position += 1
-        cursor.executemany(
-            "INSERT INTO chunks (id, article_id, position, start, stop, vector, terms, frequencies, length)"
-            " VALUES (%s, %s, %s, %s, %s, %s, array_to_tsvector(%s::text[]), %s, %s)",
-            chunk_rows,
-        )
-        cursor.executemany(
-            "INSERT INTO sentences (chunk_id, article_id, position, start, stop, vector)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
-            sentence_rows,
-        )
-        cursor.executemany(
-            "INSERT INTO article_bands (value, article_id) VALUES (%s, %s)",
-            [(int(band), article.id) for band in item.bands],
-        )
-    terms = sorted(holding)
-    connection.execute(
-        "INSERT INTO terms (term, chunks) SELECT * FROM unnest(%s::text[], %s::integer[])"
-        " ON CONFLICT (term) DO UPDATE SET chunks = terms.chunks + excluded.chunks",
-        (terms, [holding[term] for term in terms]),
-    )
-    connection.execute("UPDATE totals SET chunks = chunks + %s, tokens = tokens + %s", (len(item.chunks), tokens))
-    return len(item.chunks)
-
-
-def _delete(connection: Connection, article_ids: list[str]) -> None:
-    """Remove articles, their chunks' share of the lexical statistics first (the rows cascade)."""
-    if not article_ids:
-        return
-    emptied = connection.execute(
-        "WITH gone AS (SELECT key AS term, count(*)::integer AS chunks"
-        " FROM chunks, jsonb_object_keys(frequencies) AS key WHERE article_id = ANY(%s) GROUP BY key)"
-        " UPDATE terms SET chunks = terms.chunks - gone.chunks FROM gone WHERE terms.term = gone.term"
-        " RETURNING terms.term, terms.chunks",
-        (article_ids,),
-    ).fetchall()
-    connection.execute("DELETE FROM terms WHERE term = ANY(%s)", ([row[0] for row in emptied if row[1] <= 0],))
-    connection.execute(
-        "UPDATE totals SET chunks = totals.chunks - gone.chunks, tokens = totals.tokens - gone.tokens"
-        " FROM (SELECT count(*) AS chunks, coalesce(sum(length), 0) AS tokens FROM chunks"
-        " WHERE article_id = ANY(%s)) AS gone",
-        (article_ids,),
-    )
-    connection.execute("DELETE FROM articles WHERE id = ANY(%s)", (article_ids,))
