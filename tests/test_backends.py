@@ -57,7 +57,7 @@ def location(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def open_backend(kind: str, location: str) -> Iterator[Factory]:
+def backend_factory(kind: str, location: str) -> Iterator[Factory]:
     """Opens backends on the one library at `location` (any number, as several processes would); closes them."""
     opened: list[Any] = []
 
@@ -72,8 +72,8 @@ def open_backend(kind: str, location: str) -> Iterator[Factory]:
 
 
 @pytest.fixture
-def backend(open_backend: Factory) -> Any:
-    return open_backend()
+def backend(backend_factory: Factory) -> Any:
+    return backend_factory()
 
 
 def store(backend: Any, *items: Any) -> int:
@@ -90,7 +90,7 @@ def chunk_keys(backend: Any, chunk_ids: list[int]) -> dict[int, tuple[str, int]]
     return keys
 
 
-def test_a_new_library_satisfies_the_protocol_and_is_empty(backend: Any, open_backend: Factory) -> None:
+def test_a_new_library_satisfies_the_protocol_and_is_empty(backend: Any, backend_factory: Factory) -> None:
     assert isinstance(backend, Backend)
     assert backend.created and backend.embedder == EMBEDDER
     stats = backend.stats()
@@ -98,7 +98,7 @@ def test_a_new_library_satisfies_the_protocol_and_is_empty(backend: Any, open_ba
     assert backend.summaries() == [] and backend.article_ids() == set()
     assert backend.dense(unit_vector("q"), 5) == [] and backend.lexical(["harbour"], 5) == []
     assert backend.term_statistics(["harbour"]) == ({}, 0)
-    assert not open_backend().created
+    assert not backend_factory().created
 
 
 def test_stored_articles_read_back_through_every_verb(backend: Any) -> None:
@@ -356,9 +356,9 @@ def test_a_library_refuses_another_embedder(kind: str, location: str) -> None:
     reopened.close()
 
 
-def test_a_second_writer_waits_then_gets_library_busy(open_backend: Factory) -> None:
-    first = open_backend()
-    second = open_backend(write_wait_seconds=0.5)
+def test_a_second_writer_waits_then_gets_library_busy(backend_factory: Factory) -> None:
+    first = backend_factory()
+    second = backend_factory(write_wait_seconds=0.5)
     with first.writing():
         started = time.monotonic()
         with pytest.raises(LibraryBusy, match="another quotebot process has been writing"), second.writing():
@@ -367,6 +367,27 @@ def test_a_second_writer_waits_then_gets_library_busy(open_backend: Factory) -> 
     with second.writing():
         second.store([make_article("Now it may write.", source="second.txt")])
     assert first.article_ids() == {make_article("x", source="second.txt").article.id}
+
+
+def test_reads_from_several_threads_at_once_agree(backend: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    items = _library_of(backend, 12)
+
+    def read(seed: int) -> tuple[Any, ...]:
+        query = unit_vector(f"thread {seed % 3}")
+        return (
+            backend.dense(query, 5),
+            backend.lexical(["topic3", "sentenc"], 5),
+            backend.article(items[seed % 12].article.id).text,
+        )
+
+    expected = {seed: read(seed) for seed in range(3)}
+    assert all(len(expected[seed][0]) == 5 and len(expected[seed][1]) == 5 for seed in expected)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(read, range(36)))
+    assert all(result[:2] == expected[seed % 3][:2] for seed, result in enumerate(results))
+    assert all(result[2] == items[seed % 12].article.text for seed, result in enumerate(results))
 
 
 def _worker(*arguments: str) -> subprocess.Popen[str]:
