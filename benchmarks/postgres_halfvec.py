@@ -13,6 +13,7 @@ and `vector` distances die with SIGILL elsewhere (its halfvec distances pick the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 import time
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--dimension", type=int, default=384)
     parser.add_argument("--hnsw", action="store_true", help="also HNSW (needs AVX-512, see above)")
+    parser.add_argument("--ef-search", type=int, nargs="+", default=[40, 100], help="hnsw.ef_search values")
+    parser.add_argument("--url", help="an empty database on a running server (one whose pgvector can build HNSW)")
     arguments = parser.parse_args(argv)
     import psycopg
     from pgvector.psycopg import register_vector
@@ -43,48 +46,56 @@ def main(argv: list[str] | None = None) -> int:
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     truth = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
 
-    with tempfile.TemporaryDirectory() as folder, start_server(Path(folder) / "data") as server:
-        print(f"server started in {server.start_seconds:.2f} s")
-        with psycopg.connect(server.new_database(), autocommit=True) as connection:
-            connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
-            register_vector(connection)
-            connection.execute(f"CREATE TABLE items (id integer PRIMARY KEY, vector vector({dimension}))")
-            with connection.cursor().copy("COPY items (id, vector) FROM STDIN WITH (FORMAT BINARY)") as copy:
-                copy.set_types(["integer", "vector"])
-                for number, vector in enumerate(vectors):
-                    copy.write_row((number, vector))
-            half = f"::halfvec({dimension})"
-            found = 0
-            for query, expected in zip(queries, truth, strict=True):
-                rows = connection.execute(
-                    f"SELECT id FROM items ORDER BY vector{half} <=> %s::vector{half} LIMIT 10", (query,)
-                ).fetchall()
-                found += len({row[0] for row in rows} & set(expected.tolist()))
-            print(f"halfvec exact scan: recall@10 {found / (10 * len(queries)):.4f}")
-            kinds = (
-                ("vector", "vector", "vector_cosine_ops"),
-                ("halfvec", f"(vector::halfvec({dimension}))", "halfvec_cosine_ops"),
-            )
-            for kind, expression, operators in kinds if arguments.hnsw else ():
-                connection.execute("DROP INDEX IF EXISTS items_hnsw")
-                started = time.perf_counter()
-                connection.execute(f"CREATE INDEX items_hnsw ON items USING hnsw ({expression} {operators})")
-                built = time.perf_counter() - started
-                size = connection.execute("SELECT pg_relation_size('items_hnsw')").fetchone()
-                cast = f"::halfvec({dimension})" if kind == "halfvec" else ""
-                for ef_search in (40, 100):
-                    connection.execute(f"SET hnsw.ef_search = {ef_search}")
-                    found = 0
-                    for query, expected in zip(queries, truth, strict=True):
-                        rows = connection.execute(
-                            f"SELECT id FROM items ORDER BY vector{cast} <=> %s::vector{cast} LIMIT 10", (query,)
-                        ).fetchall()
-                        found += len({row[0] for row in rows} & set(expected.tolist()))
-                    recall = found / (10 * len(queries))
-                    print(
-                        f"{kind:8} ef_search={ef_search:3}: recall@10 {recall:.4f}  (index {built:.1f} s, "
-                        f"{(size[0] if size else 0) / 1e6:.1f} MB)"
-                    )
+    with contextlib.ExitStack() as stack:
+        url = arguments.url
+        if url is None:
+            folder = stack.enter_context(tempfile.TemporaryDirectory())
+            server = stack.enter_context(start_server(Path(folder) / "data"))
+            print(f"server started in {server.start_seconds:.2f} s")
+            url = server.new_database().partition("&")[0]
+        connection = stack.enter_context(psycopg.connect(url, autocommit=True))
+        connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        register_vector(connection)
+        connection.execute(f"CREATE TABLE items (id integer PRIMARY KEY, vector vector({dimension}))")
+        with connection.cursor().copy("COPY items (id, vector) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.set_types(["integer", "vector"])
+            for number, vector in enumerate(vectors):
+                copy.write_row((number, vector))
+        half = f"::halfvec({dimension})"
+        found = 0
+        for query, expected in zip(queries, truth, strict=True):
+            rows = connection.execute(
+                f"SELECT id FROM items ORDER BY vector{half} <=> %s::vector{half} LIMIT 10", (query,)
+            ).fetchall()
+            found += len({row[0] for row in rows} & set(expected.tolist()))
+        print(f"halfvec exact scan: recall@10 {found / (10 * len(queries)):.4f}")
+        kinds = (
+            ("vector", "vector", "vector_cosine_ops"),
+            ("halfvec", f"(vector::halfvec({dimension}))", "halfvec_cosine_ops"),
+        )
+        for kind, expression, operators in kinds if arguments.hnsw else ():
+            connection.execute("DROP INDEX IF EXISTS items_hnsw")
+            started = time.perf_counter()
+            connection.execute(f"CREATE INDEX items_hnsw ON items USING hnsw ({expression} {operators})")
+            built = time.perf_counter() - started
+            size = connection.execute("SELECT pg_relation_size('items_hnsw')").fetchone()
+            cast = f"::halfvec({dimension})" if kind == "halfvec" else ""
+            for ef_search in arguments.ef_search:
+                connection.execute(f"SET hnsw.ef_search = {ef_search}")
+                found = 0
+                seconds = []
+                for query, expected in zip(queries, truth, strict=True):
+                    started = time.perf_counter()
+                    rows = connection.execute(
+                        f"SELECT id FROM items ORDER BY vector{cast} <=> %s::vector{cast} LIMIT 10", (query,)
+                    ).fetchall()
+                    seconds.append(time.perf_counter() - started)
+                    found += len({row[0] for row in rows} & set(expected.tolist()))
+                recall = found / (10 * len(queries))
+                print(
+                    f"{kind:8} ef_search={ef_search:4}: recall@10 {recall:.4f}, p50 {np.median(seconds) * 1e3:.1f} ms"
+                    f"  (index {built:.1f} s, {(size[0] if size else 0) / 1e6:.1f} MB)"
+                )
     return 0
 
 

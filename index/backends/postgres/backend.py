@@ -28,7 +28,7 @@ from index.backends.postgres.connection import (
     translated_errors,
     without_index_parameter,
 )
-from index.backends.postgres.retrieval import EXACT_SCOPE_CHUNKS, as_array, bm25, nearest
+from index.backends.postgres.retrieval import EF_SEARCH, EXACT_SCOPE_CHUNKS, as_array, bm25, nearest
 from index.backends.postgres.schema import LIBRARY_KEY_SQL, OUR_TABLES, open_schema
 from index.backends.postgres.text import field_nuls, restore, without_nul
 from index.backends.postgres.writes import ARTICLE_FIELDS, Connection, delete_articles, insert_article
@@ -67,7 +67,7 @@ class PostgresBackend:
     A new library gets an HNSW index on its vectors unless `ann_index` is False or the URL says
     `quotebot_index=exact`; an existing one keeps what it was made with. `write_wait_seconds` is how long
     `writing()` waits for another writer before LibraryBusy; a scope of at most `exact_scope_chunks` chunks is
-    searched exactly rather than through the index.
+    searched exactly rather than through the index; `ef_search` is HNSW's search breadth (recall against speed).
     """
 
     def __init__(
@@ -80,6 +80,7 @@ class PostgresBackend:
         write_wait_seconds: float = WRITE_WAIT_SECONDS,
         pool_size: int = 8,
         exact_scope_chunks: int = EXACT_SCOPE_CHUNKS,
+        ef_search: int = EF_SEARCH,
     ) -> None:
         from pgvector.psycopg import register_vector
         from psycopg_pool import ConnectionPool
@@ -95,6 +96,7 @@ class PostgresBackend:
             ann_index = index_kind != "exact"
         self._write_wait = write_wait_seconds
         self._exact_scope_chunks = exact_scope_chunks
+        self._ef_search = ef_search
         self._local = threading.local()
         try:
             # One plain connection first: its error (refused, bad password, no such database) is the clearest.
@@ -239,6 +241,7 @@ class PostgresBackend:
                 dimension=self._settings.dimension,
                 indexed=self._settings.ann == "hnsw",
                 exact_scope_chunks=self._exact_scope_chunks,
+                ef_search=self._ef_search,
             )
 
     @_translated
