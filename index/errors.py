@@ -11,6 +11,7 @@
     │   ├── CorruptLibrary    a database that SQLite cannot read
     │   ├── EmbedderMismatch  the library was built by another embedder
     │   ├── LibraryBusy       another process is writing
+    │   ├── LibraryUnreachable  a library's database server that cannot be reached or refuses the login
     │   ├── ReadOnlyLibrary   a write to a folder this process may only read
     │   └── DiskFull          no space left on the library's disk
     ├── DeviceUnavailable     a device (cuda, cuda:1, mps) that this machine does not have
@@ -34,6 +35,7 @@ __all__ = [
     "LibraryBusy",
     "LibraryError",
     "LibraryNotFound",
+    "LibraryUnreachable",
     "NotALibrary",
     "QuotebotError",
     "ReadOnlyLibrary",
@@ -93,6 +95,10 @@ class EmbedderMismatch(LibraryError):
 
 class LibraryBusy(LibraryError):
     """Another process holds the library's write lock."""
+
+
+class LibraryUnreachable(LibraryError):
+    """The database server of a library (a postgresql:// URL) cannot be reached, or it refuses the login."""
 
 
 class ReadOnlyLibrary(LibraryError):

@@ -135,8 +135,12 @@ def now() -> str:
 class Store:
     """SQLite access for one library folder; one connection per thread, one writer process at a time."""
 
-    def __init__(self, folder: Path, *, embedder: str, dimension: int) -> None:
+    def __init__(
+        self, folder: Path, *, embedder: str, dimension: int, write_wait_seconds: float = WRITE_WAIT_SECONDS
+    ) -> None:
         self.folder = folder
+        # How long `writing()` waits for another writer before it says the library is busy.
+        self.write_wait_seconds = write_wait_seconds
         existing = _open_folder(folder, embedder=embedder, dimension=dimension)
         self.created = existing is None
         self.manifest = existing or Manifest(embedder=embedder, dimension=dimension, created_at=now())
@@ -227,11 +231,11 @@ class Store:
                 )
             lock = FileLock(self.folder / LOCK_NAME)
             try:
-                lock.acquire(timeout=WRITE_WAIT_SECONDS)
+                lock.acquire(timeout=self.write_wait_seconds)
             except Timeout as error:
                 raise LibraryBusy(
                     f"another quotebot process has been writing to {str(self.folder)!r} for over "
-                    f"{WRITE_WAIT_SECONDS:.0f} s; wait for it to finish and try again"
+                    f"{self.write_wait_seconds:.0f} s; wait for it to finish and try again"
                 ) from error
             except OSError as error:
                 mapped = _file_error(error, self.folder / LOCK_NAME)
@@ -417,8 +421,11 @@ class Store:
 
     def sources_under(self, prefix: str) -> dict[str, tuple[str, str]]:
         """{source: (article id, content hash)} of the articles whose source starts with `prefix`."""
+        # Compared as UTF-8 bytes: substr() on text stops at a NUL, which a file name may hold.
+        encoded = prefix.encode("utf-8")
         rows = self.connection().execute(
-            "SELECT source, id, content_hash FROM articles WHERE substr(source, 1, ?) = ?", (len(prefix), prefix)
+            "SELECT source, id, content_hash FROM articles WHERE substr(CAST(source AS BLOB), 1, ?) = ?",
+            (len(encoded), encoded),
         )
         return {row[0]: (row[1], row[2]) for row in rows}
 

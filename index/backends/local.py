@@ -10,6 +10,7 @@ rebuilt, so that the next process need not.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
@@ -21,7 +22,7 @@ from numpy.typing import NDArray
 from index.errors import LibraryError
 from index.filtering import Where
 from index.models import Article, ArticleSummary
-from index.store import Store
+from index.store import WRITE_WAIT_SECONDS, Store
 from index.types import BackendStats, CandidateSentence, NewArticle, Scope
 from index.vectors import DamagedIndex, VectorIndex
 
@@ -33,8 +34,10 @@ logger = logging.getLogger(__name__)
 class LocalBackend:
     """A library folder: SQLite for everything stored, a FAISS index derived from it for dense search."""
 
-    def __init__(self, folder: Path, *, embedder: str, dimension: int) -> None:
-        self._store = Store(folder, embedder=embedder, dimension=dimension)
+    def __init__(
+        self, folder: Path, *, embedder: str, dimension: int, write_wait_seconds: float = WRITE_WAIT_SECONDS
+    ) -> None:
+        self._store = Store(folder, embedder=embedder, dimension=dimension, write_wait_seconds=write_wait_seconds)
         self.vectors = VectorIndex(dimension)
         self._vectors_lock = threading.Lock()
 
@@ -75,13 +78,19 @@ class LocalBackend:
         new_ids: list[int] = []
         new_vectors: list[NDArray[np.float32]] = []
         removed: list[int] = []
-        with self._store.transaction() as connection:
-            for item in articles:
-                if item.replaces:
-                    removed.extend(self._store.delete_article(connection, item.replaces))
-                new_ids.extend(self._store.insert_article(connection, item.article, item.chunks))
-                self._store.insert_bands(connection, item.article.id, item.bands)
-                new_vectors.extend(chunk.vector for chunk in item.chunks)
+        try:
+            with self._store.transaction() as connection:
+                for item in articles:
+                    if item.replaces:
+                        removed.extend(self._store.delete_article(connection, item.replaces))
+                    new_ids.extend(self._store.insert_article(connection, item.article, item.chunks))
+                    self._store.insert_bands(connection, item.article.id, item.bands)
+                    new_vectors.extend(chunk.vector for chunk in item.chunks)
+        except sqlite3.IntegrityError as error:
+            # The library checks sources and ids under the lock before it stores, so this is a caller's bug.
+            raise LibraryError(
+                f"the batch was not stored, nothing of it ({error}); each source may be stored once"
+            ) from error
         self.vectors.remove(np.array(removed, dtype=np.int64))
         if new_ids:
             # Retraining waits for `maintain`, outside the write lock.
