@@ -58,6 +58,13 @@ output = Console(highlight=False, soft_wrap=True)
 messages = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def _location(value: str) -> str | Path:
+    """A library named on the command line: a database URL as it is, a folder as a path."""
+    from index import is_database_url
+
+    return value if is_database_url(value) else Path(value).expanduser()
+
+
 def seeds_path() -> Path:
     """The bundled demo articles: `seeds/` beside the packages (QUOTEBOT_SEEDS overrides)."""
     configured = os.environ.get("QUOTEBOT_SEEDS")
@@ -65,14 +72,15 @@ def seeds_path() -> Path:
 
 
 LibraryOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--library",
         "-l",
         envvar="QUOTEBOT_LIBRARY",
-        metavar="DIR",
-        help="Library folder; it must exist, except for `add`. Default: your user data folder, made with the demo "
-        "articles on first use (see `quotebot sources --stats`).",
+        metavar="DIR|URL",
+        help="Library folder, or a PostgreSQL database (postgresql://user@host/db); it must exist, except for "
+        "`add`. Default: your user data folder, made with the demo articles on first use (see `quotebot sources "
+        "--stats`).",
         show_default=False,
     ),
 ]
@@ -100,7 +108,7 @@ def _root(library: LibraryOption = None, device: DeviceOption = None) -> None:
 
 
 def open_library(
-    path: Path | None,
+    path: str | Path | None,
     *,
     seed: bool,
     device: str | None = None,
@@ -113,11 +121,13 @@ def open_library(
     With `model`, the one-time model export happens here, with its progress shown, rather than mid-command."""
     from bot.config import default_library_path, load_settings
     from bot.engine import embedder_for, scoring_for
-    from index import Library
+    from index import Library, is_database_url
 
     chosen = path or _root_options["library"]
     explicit = chosen is not None if explicit is None else explicit
-    folder = (chosen or default_library_path()).expanduser()
+    folder: str | Path = (
+        chosen if is_database_url(chosen or "") else Path(chosen or default_library_path()).expanduser()
+    )
     create = (not explicit) if create is None else create
     settings = load_settings()
     embedder = embedder_for(settings, device=device or _root_options["device"], preparing=ModelPreparation(messages))
@@ -125,7 +135,7 @@ def open_library(
     scoring = scoring_for(settings)
     if not create and not Library.exists(folder):
         return Library.open(folder, embedder=embedder, scoring=scoring, create=False, **limits)  # LibraryNotFound
-    new = not Library.exists(folder) and (not folder.exists() or not any(folder.iterdir()))
+    new = isinstance(folder, Path) and not Library.exists(folder) and (not folder.exists() or not any(folder.iterdir()))
     seeds = seeds_path() if seed and not explicit else None
     if model or (new and seeds is not None):
         prepare = getattr(embedder, "prepare", None)
@@ -229,7 +239,7 @@ def add(
 
 
 def _sync(
-    folders: list[str], *, library: Path | None, device: str | None, json_output: bool, dry_run: bool, sync: bool
+    folders: list[str], *, library: str | None, device: str | None, json_output: bool, dry_run: bool, sync: bool
 ) -> None:
     """`add --sync FOLDER...`: each folder's articles made to match it, or with --dry-run only the plan."""
     from bot.reports import sync_summary
@@ -447,14 +457,15 @@ def evaluate_command(
         ),
     ] = "all",
     library: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--library",
             "-l",
             envvar="QUOTEBOT_LIBRARY",
-            metavar="DIR",
-            help="Keep the evaluation library here and reuse it next time (default: a temporary one); it may hold "
-            "only the file's articles, so your own library is never mixed in.",
+            metavar="DIR|URL",
+            help="Keep the evaluation library here (a folder or a postgresql:// database) and reuse it next time "
+            "(default: a temporary folder); it may hold only the file's articles, so your own library is never "
+            "mixed in.",
             show_default=False,
         ),
     ] = None,
@@ -501,7 +512,7 @@ def evaluate_command(
             limit=limit,
             seed=seed,
             split=cast(EvaluationSplit, split),
-            library=folder.expanduser() if folder else None,
+            library=_location(folder) if folder else None,
             embedder=embedder,
             scoring=scoring_for(settings),
             progress=advance,

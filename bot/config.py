@@ -73,7 +73,8 @@ class Settings(BaseSettings):
     # Answers kept for their buttons, in all and per user (past a user's share, their oldest go first).
     stored_answers: int = Field(default=10_000, ge=1)
     stored_answers_per_user: int = Field(default=500, ge=1)
-    library: Path = Field(default_factory=default_library_path)
+    # A folder, or a postgresql:// URL (a str: a Path would fold its '//').
+    library: str = Field(default_factory=lambda: str(default_library_path()))
     # Threads fetching /add URLs, apart from the engine's: a hung server holds only one of them.
     fetch_threads: int = Field(default=DEFAULT_FETCH_THREADS, ge=1, le=64)
     # Limits of the engine (arguments of Library.open), the same for the CLI, the REPL and the bot; the defaults

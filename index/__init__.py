@@ -5,6 +5,7 @@ from __future__ import annotations
 from index.answer import Scoring
 from index.articles import SUFFIXES as SOURCE_SUFFIXES
 from index.articles import count_inputs, documents_from_bytes, is_url
+from index.backends import is_database_url
 from index.conversation import Conversation, Turn
 from index.devices import available_devices
 from index.embedding import Embedder, default_embedder
@@ -93,6 +94,7 @@ __all__ = [
     "default_embedder",
     "documents_from_bytes",
     "evaluate_squad",
+    "is_database_url",
     "is_url",
     "sync_folder",
 ]

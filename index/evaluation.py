@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict
 
 from index import marking
 from index.answer import ScoredSentence, Scoring
+from index.backends import is_database_url
 from index.chunking import sentence_spans
 from index.embedding import Embedder
 from index.errors import LibraryError, QuotebotError
@@ -411,9 +412,9 @@ def run_systems(library: Library, question: str) -> dict[str, Outcome]:
 
 
 @contextmanager
-def _library_folder(library: Path | None) -> Iterator[Path]:
+def _library_folder(library: Path | str | None) -> Iterator[Path | str]:
     if library is not None:
-        yield Path(library)
+        yield library if is_database_url(library) else Path(library)
         return
     with tempfile.TemporaryDirectory(prefix="quotebot-eval-") as folder:
         yield Path(folder)
@@ -437,7 +438,7 @@ def evaluate(
     limit: int | None = None,
     seed: int = 0,
     split: Split = "all",
-    library: Path | None = None,
+    library: Path | str | None = None,
     embedder: Embedder | None = None,
     scoring: Scoring | None = None,
     progress: Progress | None = None,

@@ -344,6 +344,10 @@ def train(arguments: argparse.Namespace) -> None:
         if arguments.max_seconds and time.perf_counter() - started > arguments.max_seconds:
             print(f"stopped at step {step}/{len(batches)}: --max-seconds reached", file=sys.stderr, flush=True)
             break
+        if arguments.max_steps and step >= arguments.max_steps:
+            # The schedule stays that of the whole run: a run stopped by time is repeated exactly by its steps.
+            print(f"stopped at step {step}/{len(batches)}: --max-steps reached", file=sys.stderr, flush=True)
+            break
         flat = [item for items, _ in batch for item in items]
         arrays = {name: torch.from_numpy(value) for name, value in batch_arrays([item[0] for item in flat]).items()}
         answer, start, end = model(**arrays)
@@ -564,6 +568,9 @@ def main() -> None:
     )
     fit.add_argument("--freeze-layers", type=int, default=0, help="lower transformer layers kept frozen")
     fit.add_argument("--max-seconds", type=float, default=0.0, help="stop early and export after this long")
+    fit.add_argument(
+        "--max-steps", type=int, default=0, help="stop after this many steps (the schedule still spans the whole run)"
+    )
     fit.add_argument("--resume", default=None, help="float weights saved by an earlier run (reader-state.pt)")
     fit.add_argument("--tokens", type=int, default=MAX_TOKENS, help="sequence length in training (run time reads 96)")
     fit.add_argument("--seed", type=int, default=1)
