@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from backend_articles import DIMENSION, EMBEDDER, make_article, open_for_test, sentence_spans, unit_vector
 
+from index import lexical
 from index.articles import storable
 from index.backends.base import Backend
 from index.errors import (
@@ -223,6 +224,15 @@ def test_slices_equal_python_slices_of_hostile_text(backend: Any) -> None:
         (start, stop, text[start:stop]) for start, stop in spans
     ]
     assert backend.sources_under("hostile\x00") == {"hostile\x00.txt": (article_id, item.article.content_hash)}
+
+
+def test_a_text_whose_stems_include_the_empty_stem_is_stored_and_found(backend: Any) -> None:
+    # Porter makes "" of the lone "s" in "it’s"; PostgreSQL's tsvector refuses an empty lexeme.
+    item = make_article("It’s the harbour’s oldest crane. Cranes lift cargo.", source="crane.txt")
+    store(backend, item)
+    assert "" in lexical.stems(item.article.text)
+    assert [chunk_id for chunk_id, _ in backend.lexical(["crane"], 5)]
+    assert backend.article(item.article.id).text == item.article.text
 
 
 def _library_of(backend: Any, articles: int) -> list[Any]:

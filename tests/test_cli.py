@@ -16,7 +16,7 @@ QUOTEBOT = [sys.executable, "-c", "from bot.cli import main; main()"]
 
 
 def run(
-    *arguments: str, library: Path, stdin: str | None = None, default: bool = False
+    *arguments: str, library: Path | str, stdin: str | None = None, default: bool = False
 ) -> subprocess.CompletedProcess[str]:
     """`quotebot ARGUMENTS` on `library`; with `default`, on the default library of a user data folder there."""
     environment = {**os.environ, "QUOTEBOT_LIBRARY": str(library), "PYTHONPATH": str(Path(__file__).parent.parent)}
@@ -101,6 +101,24 @@ def test_add_sources_show_remove(tmp_path: Path) -> None:
 
     stats = json.loads(run("sources", "--stats", "--json", library=library).stdout)["stats"]
     assert stats["articles"] == 5 and stats["vectors"] == stats["chunks"]
+
+
+@pytest.mark.slow
+def test_the_commands_work_the_same_on_a_postgres_library(postgres_url: str) -> None:
+    added = run("add", str(CORPUS), "--json", library=postgres_url)
+    assert added.returncode == 0, added.stderr
+    assert len(json.loads(added.stdout)["added"]) == 6
+    answer = json.loads(run("ask", "Where did coffee arrive in 1615?", "--json", library=postgres_url).stdout)
+    assert answer["found"] and "Coffee arrived in Venice in 1615" in answer["quotes"][0]["text"]
+    listed = json.loads(run("sources", "--json", library=postgres_url).stdout)
+    coffee = next(item for item in listed if item["title"] == "How coffee reached Europe")
+    removed = run("remove", coffee["id"], "--json", library=postgres_url)
+    assert json.loads(removed.stdout) == {"removed": [coffee["id"]]}
+    stats = run("sources", "--stats", "--json", library=postgres_url)
+    figures = json.loads(stats.stdout)["stats"]
+    assert figures["articles"] == 5 and figures["vectors"] == figures["chunks"]
+    # The URL is shown without any password, and the output says where the library is.
+    assert figures["path"].startswith("postgresql://postgres@")
 
 
 def test_bad_input_gets_one_line_errors_and_leaves_things_untouched(tmp_path: Path) -> None:

@@ -42,7 +42,10 @@ def field_nuls(nuls: Mapping[str, list[int]] | None, field: str) -> list[int] | 
 
 
 def lexeme(stem: str) -> str:
-    """The tsvector lexeme of a stem: itself, or a digest when it is too long for a lexeme."""
+    """The tsvector lexeme of a stem: itself, or a digest when it is too long for a lexeme; "~" for the empty
+    stem the Porter stemmer makes of a lone "s" ("it’s"), which a tsvector cannot hold."""
+    if not stem:
+        return "~"
     if len(stem.encode("utf-8")) <= _LONGEST_LEXEME_BYTES:
         return stem
     return "~" + hashlib.sha256(stem.encode("utf-8")).hexdigest()
