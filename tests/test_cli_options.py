@@ -219,7 +219,7 @@ def test_help_shows_flags_as_flags_and_an_example(command: str, flags: list[str]
     for flag in flags:
         assert flag in rows and not rows[flag].startswith("<"), rows.get(flag)
     if command != "bench":  # bench builds libraries of its own
-        assert "--library" in rows and rows["--library"].startswith("DIR ")
+        assert "--library" in rows and rows["--library"].startswith("DIR|URL ")
     assert example in " ".join(result.stdout.split())
 
 
@@ -227,7 +227,7 @@ def test_eval_takes_l_and_the_environment_and_refuses_a_library_of_other_article
     tmp_path: Path, corpus_folder: Path
 ) -> None:
     help_text = quotebot("eval", "--help").stdout
-    assert re.search(r"│ --library\s+-l\s+DIR ", help_text) and "[env var: QUOTEBOT_LIBRARY]" in help_text
+    assert re.search(r"│ --library\s+-l\s+DIR\|URL ", help_text) and "[env var: QUOTEBOT_LIBRARY]" in help_text
     dataset = tmp_path / "tiny.json"
     paragraph = {
         "context": "Mount Etna is on Sicily.",

@@ -51,7 +51,7 @@ def test_settings_read_the_environment_and_a_dotenv_file(monkeypatch: pytest.Mon
     settings = load_settings()
     assert settings.telegram_token_value() == BOT_TOKEN
     assert settings.admins == {1, 2}
-    assert settings.library == tmp_path / "lib"
+    assert settings.library == str(tmp_path / "lib")
     assert settings.telegram_base_url == "https://api.telegram.org/bot"
     assert BOT_TOKEN not in repr(settings) and BOT_TOKEN not in str(settings.model_dump())
     monkeypatch.setenv("QUOTEBOT_ADMINS", "[3, 4]")
