@@ -188,6 +188,7 @@ def add(
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from bot.config import with_setting_names
     from index import SourceError, count_inputs
 
     errors: list[SourceError] = []
@@ -228,9 +229,13 @@ def add(
     for error in errors:
         # An unsupported file in a folder is named in the summary; it needs no line of its own.
         if not isinstance(error, UnsupportedSource):
-            messages.print(f"[red]error:[/red] {_markup_escape(str(error))}")
+            messages.print(f"[red]error:[/red] {_markup_escape(with_setting_names(str(error)))}")
     if json_output:
-        payload = {**report.model_dump(), "errors": [str(error) for error in errors], "skipped": skipped_items(errors)}
+        payload = {
+            **report.model_dump(),
+            "errors": [with_setting_names(str(error)) for error in errors],
+            "skipped": skipped_items(errors),
+        }
         print(json.dumps(payload, indent=2))
     elif summary := add_summary(report, errors):
         output.print(summary, markup=False)
@@ -242,6 +247,7 @@ def _sync(
     folders: list[str], *, library: str | None, device: str | None, json_output: bool, dry_run: bool, sync: bool
 ) -> None:
     """`add --sync FOLDER...`: each folder's articles made to match it, or with --dry-run only the plan."""
+    from bot.config import with_setting_names
     from bot.reports import sync_summary
     from index import SourceError, UnsupportedSource, sync_folder
 
@@ -255,9 +261,12 @@ def _sync(
         reports = [sync_folder(opened, Path(folder), dry_run=dry_run, errors=errors) for folder in folders]
     for error in errors:
         if not isinstance(error, UnsupportedSource):
-            messages.print(f"[red]error:[/red] {_markup_escape(str(error))}")
+            messages.print(f"[red]error:[/red] {_markup_escape(with_setting_names(str(error)))}")
     if json_output:
-        payload = {"syncs": [report.model_dump() for report in reports], "errors": [str(error) for error in errors]}
+        payload = {
+            "syncs": [report.model_dump() for report in reports],
+            "errors": [with_setting_names(str(error)) for error in errors],
+        }
         print(json.dumps(payload, indent=2))
     else:
         for report in reports:

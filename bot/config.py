@@ -11,7 +11,15 @@ import platformdirs
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["DEFAULT_FETCH_THREADS", "ConfigError", "LibraryLimits", "Settings", "default_library_path", "load_settings"]
+__all__ = [
+    "DEFAULT_FETCH_THREADS",
+    "ConfigError",
+    "LibraryLimits",
+    "Settings",
+    "default_library_path",
+    "load_settings",
+    "with_setting_names",
+]
 
 # @BotFather hands out "<bot id>:<35 characters>"; we accept a little slack on the secret part's length.
 _TOKEN_PATTERN = re.compile(r"\d{5,20}:[A-Za-z0-9_-]{30,50}")
@@ -153,6 +161,23 @@ class Settings(BaseSettings):
     def admins_only(self) -> bool:
         """True when nobody but the admins may ask: no users or chats listed and the bot is not public."""
         return not (self.users or self.chats or self.public)
+
+
+# The engine names its limits by their `Library.open` arguments; people set them by these variables.
+_LIMIT_SETTINGS = {
+    "max_article_characters": "QUOTEBOT_MAX_ARTICLE_CHARACTERS",
+    "max_file_bytes": "QUOTEBOT_MAX_FILE_BYTES",
+    "max_quote_characters": "QUOTEBOT_MAX_QUOTE_CHARACTERS",
+    "part_characters": "QUOTEBOT_ARTICLE_PART_CHARACTERS",
+}
+
+
+def with_setting_names(message: str) -> str:
+    """An engine message with each limit named by the setting that changes it: "(max_file_bytes)" becomes
+    "(QUOTEBOT_MAX_FILE_BYTES)"."""
+    for argument, variable in _LIMIT_SETTINGS.items():
+        message = message.replace(f"({argument})", f"({variable})")
+    return message
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from bot.config import with_setting_names
 from bot.filters import FILTER_HELP, split_filters
 from bot.formatting import answer_to_rich, explanation_to_text
 from bot.reports import add_summary
@@ -163,7 +164,7 @@ class Session:
             report = self.library.add(self.library.read_sources([source], errors=errors), errors=errors)
         for error in errors:
             if not isinstance(error, UnsupportedSource):
-                self.console.print(f"[red]error:[/red] {escape(str(error))}")
+                self.console.print(f"[red]error:[/red] {escape(with_setting_names(str(error)))}")
         summary = add_summary(report, errors)
         if summary:
             self.console.print(summary, markup=False)

@@ -51,7 +51,7 @@ from telegram.ext import (
 
 from bot.access import access_warning, button_refusal, stranger_text
 from bot.answers import QUOTES_PER_QUESTION, AnswerStore, StoredAnswer
-from bot.config import DEFAULT_FETCH_THREADS, ConfigError, Settings
+from bot.config import DEFAULT_FETCH_THREADS, ConfigError, Settings, with_setting_names
 from bot.conversations import Asked, ConversationStore
 from bot.filters import FILTER_HELP, split_filters
 from bot.formatting import answer_to_html, context_to_html, escape, explanation_to_html, sources_to_html
@@ -600,7 +600,7 @@ def _report_html(report: AddReport, errors: Sequence[SourceError] = ()) -> str:
         more = f" and {len(values) - 20} more" if len(values) > 20 else ""
         return f"{label}: {len(values)}" + (f" ({shown}{more})" if values else "")
 
-    failed = [escape(redact(str(error))[:300]) for error in errors[:_ERRORS_SHOWN]]
+    failed = [escape(redact(with_setting_names(str(error)))[:300]) for error in errors[:_ERRORS_SHOWN]]
     if len(errors) > _ERRORS_SHOWN:
         failed.append(f"… and {len(errors) - _ERRORS_SHOWN} more not added")
     if errors and not (report.added or report.replaced or report.unchanged):

@@ -94,8 +94,9 @@ def test_the_cli_takes_its_limits_from_the_environment(tmp_path: Path) -> None:
     assert result.returncode == 1 and "Traceback" not in result.stderr
     lines = [" ".join(line.split()) for line in result.stderr.strip().split("error:")[1:]]
     assert len(lines) == 2
-    assert "characters, over the library's limit of 100 (max_article_characters)" in lines[0]
-    assert "page.html' is" in lines[1] and "the limit is 400 (max_file_bytes)" in lines[1]
+    # The CLI names each limit by the setting that changes it.
+    assert "characters, over the library's limit of 100 (QUOTEBOT_MAX_ARTICLE_CHARACTERS)" in lines[0]
+    assert "page.html' is" in lines[1] and "the limit is 400 (QUOTEBOT_MAX_FILE_BYTES)" in lines[1]
     bad = subprocess.run(
         [*QUOTEBOT, "sources"],
         capture_output=True,
