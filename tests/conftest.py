@@ -60,6 +60,16 @@ def hashing_library(tmp_path: Path) -> Iterator[Library]:
     library.close()
 
 
+@pytest.fixture(params=["local", "postgres"])
+def backend_library(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Library]:
+    """`hashing_library` on each backend in turn: a folder, then a fresh PostgreSQL database. A test module
+    runs its library tests over both by asking for this fixture under the name `hashing_library`."""
+    location = str(request.getfixturevalue("postgres_url")) if request.param == "postgres" else tmp_path / "library"
+    library = Library.open(location, embedder=HashingEmbedder())
+    yield library
+    library.close()
+
+
 @pytest.fixture
 def corpus_copy(tmp_path: Path) -> Path:
     """A writable copy of the test corpus."""

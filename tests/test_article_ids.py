@@ -9,6 +9,12 @@ import pytest
 from index import AmbiguousArticleId, ArticleNotFound, Document, Library
 
 
+@pytest.fixture
+def hashing_library(backend_library: Library) -> Library:
+    """Every test of this module that takes a fresh library runs over both backends."""
+    return backend_library
+
+
 def _library_of(library: Library, count: int) -> list[str]:
     report = library.add(
         Document(text=f"Article {number} says the ferry number {number} leaves at dawn.", source=f"note-{number}.txt")

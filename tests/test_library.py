@@ -6,15 +6,37 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import HUNGARY_SENTENCE, SEEDS, SWEDEN_QUESTION, writer_view
+from conftest import CORPUS, HUNGARY_SENTENCE, SEEDS, SWEDEN_QUESTION, writer_view
 
 from index.answer import Scoring
 from index.articles import read_sources
 from index.chunking import MAX_SENTENCE_CHARACTERS
-from index.embedding import HashingEmbedder
+from index.embedding import HashingEmbedder, SentenceTransformerEmbedder
 from index.errors import ArticleNotFound, CorruptLibrary, EmbedderMismatch, InvalidQuestion, NotALibrary, SourceError
 from index.library import Library
 from index.models import Answer, Document
+
+
+@pytest.fixture
+def hashing_library(backend_library: Library) -> Library:
+    """Every test of this module that takes a fresh library runs over both backends."""
+    return backend_library
+
+
+@pytest.fixture(scope="module", params=["local", "postgres"])
+def corpus_library(
+    request: pytest.FixtureRequest, corpus_library: Library, embedder: SentenceTransformerEmbedder
+) -> Iterator[Library]:
+    """The answer-quality tests of this module on each backend: the session's folder library, then the same
+    articles in a PostgreSQL database (the answers must be the same)."""
+    if request.param == "local":
+        yield corpus_library
+        return
+    server = request.getfixturevalue("postgres_server")
+    library = Library.open(server.new_database(), seeds=SEEDS, embedder=embedder)
+    library.add(read_sources([str(CORPUS)]))
+    yield library
+    library.close()
 
 
 def assert_exact(library: Library, answer: Answer) -> None:
