@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 from filelock import FileLock, Timeout
-from numpy.typing import NDArray
+from test_vectors import DIMENSION, _clustered
 
 from index import vectors as vectors_module
 from index.backends.local import LocalBackend
@@ -17,16 +17,6 @@ from index.embedding import HashingEmbedder
 from index.library import Library
 from index.models import Document
 from index.vectors import VectorIndex
-
-DIMENSION = 32
-
-
-def _clustered(rows: int, seed: int) -> NDArray[np.float32]:
-    generator = np.random.default_rng(seed)
-    centres = generator.standard_normal((50, DIMENSION)).astype(np.float32)
-    matrix = centres[generator.integers(0, 50, rows)] + 0.35 * generator.standard_normal((rows, DIMENSION))
-    normalised: NDArray[np.float32] = (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float32)
-    return normalised
 
 
 def _lock_is_free(folder: Path) -> bool:
