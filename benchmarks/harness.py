@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 from numpy.typing import NDArray
@@ -77,8 +78,12 @@ class EncodeReport(BaseModel):
 
 
 class SizeReport(BaseModel):
+    """One library size on one backend. On PostgreSQL `sqlite_s` is the database's whole write (rows, full-text
+    and HNSW index in one transaction per batch) and `faiss_s` is 0; `peak_rss_mb` is the client's."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    backend: str = "local"
     chunks: int
     articles: int
     vectors: str
@@ -297,6 +302,37 @@ def _timed_index(dimension: int) -> Any:
     return TimedVectorIndex(dimension)
 
 
+class TimedBackend:
+    """A backend (our Protocol) that keeps time of its writes and of its last dense and lexical searches."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.write_seconds = 0.0
+        self.last_dense_seconds = 0.0
+        self.last_lexical_seconds = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def store(self, articles: Sequence[Any]) -> int:
+        began = time.perf_counter()
+        stored = int(self._inner.store(articles))
+        self.write_seconds += time.perf_counter() - began
+        return stored
+
+    def dense(self, query: NDArray[np.float32], k: int, *, scope: Any = None) -> list[tuple[int, float]]:
+        began = time.perf_counter()
+        hits: list[tuple[int, float]] = self._inner.dense(query, k, scope=scope)
+        self.last_dense_seconds = time.perf_counter() - began
+        return hits
+
+    def lexical(self, terms: Sequence[str], k: int, *, scope: Any = None) -> list[tuple[int, float]]:
+        began = time.perf_counter()
+        hits: list[tuple[int, float]] = self._inner.lexical(terms, k, scope=scope)
+        self.last_lexical_seconds = time.perf_counter() - began
+        return hits
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited from the parent at exec)."""
     return _status_mb("VmHWM")
@@ -345,6 +381,29 @@ def _make_encoder(encoder: str) -> Any:
 # One size, in its own process
 
 
+def _size_setup(size: int, *, data: Path, work: Path, encoder: str) -> tuple[list[Document], CachedEmbedder, float]:
+    """The documents of a library of `size` chunks, an embedder over the pool's cached vectors, and the seconds
+    that splitting them into sentences and chunks takes."""
+    from index.chunking import chunk_spans, sentence_spans
+
+    real, _ = load_corpus(data)
+    pool = sentence_pool(real)
+    matrix = np.load(work / f"pool-{encoder}.npy")
+    documents = build_documents(size, real, pool)
+    embedder = CachedEmbedder(_make_encoder(encoder), dict(zip(pool, matrix, strict=True)))
+    began = time.perf_counter()
+    for document in documents:
+        chunk_spans(sentence_spans(document.text))
+    return documents, embedder, time.perf_counter() - began
+
+
+def _questions_in(documents: Sequence[Document], *, data: Path, questions: int) -> list[str]:
+    """Up to `questions` SQuAD questions (seeded) whose paragraph is among `documents` (all, past the real text)."""
+    sources = {document.source for document in documents}
+    in_library = [question for document, question in _question_paragraphs(data) if document in sources]
+    return random.Random(0).sample(in_library, min(questions, len(in_library)))
+
+
 def measure_size(
     size: int,
     *,
@@ -359,23 +418,10 @@ def measure_size(
     """Build a library of `size` chunks, time its parts, ask, and measure recall, memory and disk."""
     from index import lexical
     from index.backends.local import LocalBackend
-    from index.chunking import chunk_spans, sentence_spans
     from index.library import Library
     from index.reader import load_reader
 
-    real, _ = load_corpus(data)
-    pool = sentence_pool(real)
-    cache_file = work / f"pool-{encoder}.npy"
-    matrix = np.load(cache_file)
-    cache = dict(zip(pool, matrix, strict=True))
-    documents = build_documents(size, real, pool)
-    inner = _make_encoder(encoder)
-    embedder = CachedEmbedder(inner, cache)
-
-    began = time.perf_counter()
-    for document in documents:
-        chunk_spans(sentence_spans(document.text))
-    chunking_s = time.perf_counter() - began
+    documents, embedder, chunking_s = _size_setup(size, data=data, work=work, encoder=encoder)
 
     folder = work / f"library-{size}"
     shutil.rmtree(folder, ignore_errors=True)
@@ -406,11 +452,7 @@ def measure_size(
     remove_one_s = time.perf_counter() - began
     library.add([held_back])
 
-    # Questions whose paragraph is in this library (all of them past the real text).
-    sources = {document.source for document in documents}
-    in_library = [question for document, question in _question_paragraphs(data) if document in sources]
-    chosen = random.Random(0).sample(in_library, min(questions, len(in_library)))
-
+    chosen = _questions_in(documents, data=data, questions=questions)
     readings: list[float] = []  # the reader's time per question
     reader = load_reader()
 
@@ -494,6 +536,177 @@ def measure_size(
         ann_recall_at_10=round(recall, 4),
         peak_rss_mb=round(peak_rss, 1),
         disk_bytes_per_chunk=round(disk / max(chunks, 1), 1),
+    )
+
+
+def bench_database_url(url: str, size: int) -> str:
+    """A fresh database `<name>_bench_<size>` beside the one `url` names (the benchmark's own: dropped first
+    when it exists); its URL, with `url`'s parameters. A negative `size` only checks that the server answers and
+    lets its user create databases."""
+    import psycopg
+    from psycopg import sql
+
+    from index.backends.postgres.connection import (
+        INDEX_PARAMETER,
+        password_of,
+        redacted,
+        translated_errors,
+        without_index_parameter,
+    )
+    from index.errors import LibraryError
+
+    plain, index_kind = without_index_parameter(url)
+    parts = urlsplit(plain)
+    name = f"{parts.path.lstrip('/') or 'quotebot'}_bench_{size}"
+    # A refused login or a missing server or database: one typed line, no password in it.
+    with (
+        translated_errors(location=redacted(plain), password=password_of(plain)),
+        psycopg.connect(plain, autocommit=True, connect_timeout=10) as connection,
+    ):
+        row = connection.execute("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+        if not (row and row[0]):
+            raise LibraryError(
+                f"the user of {redacted(plain)!r} may not create databases, and the benchmark makes one per size; "
+                "use a user with CREATEDB (ALTER ROLE name CREATEDB)"
+            )
+        if size < 0:
+            return plain
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    made = urlunsplit(parts._replace(path="/" + name))
+    if index_kind is None:
+        return made
+    return f"{made}{'&' if parts.query else '?'}{INDEX_PARAMETER}={index_kind}"
+
+
+def measure_postgres_size(
+    size: int,
+    *,
+    url: str,
+    data: Path,
+    work: Path,
+    encoder: str,
+    questions: int,
+    encode_chunks_per_s: float,
+    encode_tokens_per_chunk: float,
+    raw_chunks_per_s: float,
+) -> SizeReport:
+    """`measure_size` for a library in a fresh PostgreSQL database on the server of `url`: the same documents,
+    questions and reader; dense and lexical timed inside `ask` through `TimedBackend`, and exact search measured
+    by asking again after the HNSW index is dropped."""
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    from index.backends.postgres import PostgresBackend
+    from index.backends.postgres.connection import without_index_parameter
+    from index.backends.postgres.retrieval import nearest
+    from index.library import Library
+    from index.reader import load_reader
+
+    documents, embedder, chunking_s = _size_setup(size, data=data, work=work, encoder=encoder)
+    database = bench_database_url(url, size)
+    backend = TimedBackend(PostgresBackend(database, embedder=embedder.name, dimension=embedder.dimension))
+    library = Library(backend, embedder)
+    extra, held_back = documents[:-1], documents[-1]
+    began = time.perf_counter()
+    chunks = library.add(extra).chunks
+    add_s = time.perf_counter() - began
+    store_s = backend.write_seconds
+    own_per_chunk = (add_s - embedder.seconds) / max(chunks, 1)
+    encode_per_chunk = 1.0 / encode_chunks_per_s
+    ingest_per_s = 1.0 / (encode_per_chunk + own_per_chunk)
+
+    began = time.perf_counter()
+    encode_before = embedder.seconds
+    one = library.add([held_back])
+    add_one_s = time.perf_counter() - began - (embedder.seconds - encode_before)
+    began = time.perf_counter()
+    library.remove(one.added)
+    remove_one_s = time.perf_counter() - began
+    library.add([held_back])
+
+    chosen = _questions_in(documents, data=data, questions=questions)
+    reader = load_reader()
+
+    def ask_all() -> tuple[list[float], list[float], list[float], list[float], list[float], list[float]]:
+        totals, encodes, denses, lexicals, quotes, readings = [], [], [], [], [], []
+        for question in chosen:
+            began = time.perf_counter()
+            library.ask(question)
+            total = time.perf_counter() - began
+            reading_s = getattr(reader, "last_seconds", 0.0) if library.scoring.reader else 0.0
+            parts = (embedder.last_seconds, backend.last_dense_seconds, backend.last_lexical_seconds, reading_s)
+            totals.append(total * 1000)
+            encodes.append(parts[0] * 1000)
+            denses.append(parts[1] * 1000)
+            lexicals.append(parts[2] * 1000)
+            readings.append(reading_s * 1000)
+            quotes.append(max(total - sum(parts), 0.0) * 1000)
+        return totals, encodes, denses, lexicals, quotes, readings
+
+    library.ask(chosen[0])  # first-use costs are cold start's, not latency's
+    totals, encodes, denses, lexicals, quotes, readings = ask_all()
+    peak_rss = peak_rss_mb()
+    stats = backend.stats()
+
+    query_vectors = [embedder.encode([question])[0].astype(np.float32) for question in chosen]
+    found = wanted = 0
+    with psycopg.connect(without_index_parameter(database)[0], autocommit=True) as connection:
+        register_vector(connection)
+        for query in query_vectors:
+            exact = nearest(
+                connection,
+                query,
+                10,
+                article_ids=None,
+                dimension=embedder.dimension,
+                indexed=False,
+                exact_scope_chunks=0,
+            )
+            approximate = backend.dense(query, 10)
+            if not exact:
+                continue
+            # Recombined articles repeat some chunks word for word: ties with the exact 10th count as found.
+            border = exact[-1][1] - 1e-5
+            wanted += len(exact)
+            found += min(len(exact), sum(1 for _, score in approximate if score >= border))
+        connection.execute("DROP INDEX IF EXISTS chunks_by_vector")
+    recall = found / wanted if wanted else 1.0
+    exact_totals, _, exact_denses, _, _, _ = ask_all()
+    library.close()
+    return SizeReport(
+        backend="postgresql",
+        chunks=chunks + one.chunks,
+        articles=len(documents),
+        vectors="real model (cached per sentence)" if encoder != "hashing" else "HashingEmbedder (not the real model)",
+        index_type=f"PostgreSQL {stats.index_type}",
+        ingest_chunks_per_s=round(ingest_per_s, 1),
+        ingest_tokens_per_s=round(ingest_per_s * encode_tokens_per_chunk, 0),
+        raw_encode_chunks_per_s=round(raw_chunks_per_s, 1),
+        ingest_ratio_to_raw_encode=round(ingest_per_s / raw_chunks_per_s, 3),
+        ingest_ratio_to_own_encode=round(ingest_per_s * encode_per_chunk, 3),
+        own_chunks_per_s=round(1.0 / own_per_chunk, 1),
+        measured_add_chunks_per_s=round(chunks / add_s, 1),
+        chunking_s=round(chunking_s, 3),
+        sqlite_s=round(store_s, 3),
+        faiss_s=0.0,
+        add_one_article_s=round(add_one_s, 4),
+        remove_one_article_s=round(remove_one_s, 4),
+        questions=len(chosen),
+        ask_ms_p50=round(_percentile(totals, 0.5), 2),
+        ask_ms_p95=round(_percentile(totals, 0.95), 2),
+        ask_ms_p99=round(_percentile(totals, 0.99), 2),
+        encode_ms_p50=round(_percentile(encodes, 0.5), 2),
+        dense_ms_p50=round(_percentile(denses, 0.5), 3),
+        lexical_ms_p50=round(_percentile(lexicals, 0.5), 2),
+        quotes_ms_p50=round(_percentile(quotes, 0.5), 2),
+        reader_ms_p50=round(_percentile(readings, 0.5), 2),
+        exact_ask_ms_p50=round(_percentile(exact_totals, 0.5), 2),
+        exact_ask_ms_p95=round(_percentile(exact_totals, 0.95), 2),
+        exact_dense_ms_p50=round(_percentile(exact_denses, 0.5), 3),
+        ann_recall_at_10=round(recall, 4),
+        peak_rss_mb=round(peak_rss, 1),
+        disk_bytes_per_chunk=round(stats.database_bytes / max(chunks, 1), 1),
     )
 
 
@@ -717,8 +930,12 @@ def run_benchmark(
     progress: Callable[[str], None] | None = None,
     vector_sizes: Sequence[int] = (),
     full_limit: int = FULL_LIMIT,
+    database_url: str | None = None,
 ) -> BenchmarkReport:
     """Measure every size in `sizes` (chunks) on libraries built from `data`; `json_output` is for the caller.
+
+    With `database_url` (postgresql://...) each size is also measured on a PostgreSQL library in a database of
+    its own made beside that one (`bench_database_url`), so the two backends stand side by side.
 
     Sizes above `full_limit` (and those in `vector_sizes`) measure the vector index alone: a full library of a
     million chunks takes about an hour to write through SQLite on two cores.
@@ -729,6 +946,9 @@ def run_benchmark(
     say = progress or (lambda _: None)
     folder = Path(work) if work else Path(tempfile.mkdtemp(prefix="quotebot-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
+    if database_url:
+        # Before the long part: the server answers and lets this user make the benchmark's databases.
+        bench_database_url(database_url, -1)
     real, all_questions = load_corpus(data)
     pool = sentence_pool(real)
     say(f"encoding the pool of {len(pool):,} real sentences once")
@@ -769,6 +989,10 @@ def run_benchmark(
         }
         reports.append(SizeReport.model_validate_json(_run_child(arguments)))
         say(reports[-1].model_dump_json())
+        if database_url:
+            say(f"size {size:,} on PostgreSQL")
+            reports.append(SizeReport.model_validate_json(_run_child({**arguments, "url": database_url})))
+            say(reports[-1].model_dump_json())
     vector_reports: list[VectorSizeReport] = []
     for size in vector_sizes:
         say(f"vectors only, size {size:,}")
@@ -787,6 +1011,12 @@ def run_benchmark(
         "the ONNX run over the candidates), rest (first-stage scoring, neighbours, slicing the quotes)",
         f"machine: {os.cpu_count()} CPUs; figures on a shared machine vary by ±30%",
     ]
+    if database_url:
+        notes.append(
+            "PostgreSQL rows: dense (pgvector) and lexical (full-text BM25) timed inside ask; the store column is "
+            "the database's whole write (rows, full-text and HNSW index); exact = asked again after dropping the "
+            "HNSW index; peak RSS is the client's, disk the library's tables and indexes"
+        )
     return BenchmarkReport(
         machine=f"{os.cpu_count()} CPUs, {sys.platform}",
         load_average=round(os.getloadavg()[0], 2),
@@ -826,7 +1056,7 @@ def format_report(report: BenchmarkReport) -> str:
         f"cold start to first answer: {report.cold_start_s} s (target <= 3; torch path {report.cold_start_torch_s} s)",
         "",
         "| chunks | index | ingest chunks/s (tokens/s) | raw encode chunks/s | ratio (>= 0.9) / to our encoder "
-        "| chunking / SQLite / FAISS s "
+        "| chunking / SQLite (or PostgreSQL) / FAISS s "
         "| add one / remove one s | ask p50 / p95 / p99 ms | encode / dense / lexical / rest / reader p50 ms "
         "| exact ask p50 / p95 ms (dense) | recall@10 (>= 0.95) | peak RSS MB | disk B/chunk |",
         "|" + " --- |" * 13,
@@ -875,6 +1105,20 @@ def _child(arguments: dict[str, Any]) -> None:
             questions=int(arguments["questions"]),
         )
         sys.stdout.write(vector_report.model_dump_json() + "\n")
+        return
+    if "url" in arguments:
+        report = measure_postgres_size(
+            int(arguments["size"]),
+            url=str(arguments["url"]),
+            data=Path(arguments["data"]),
+            work=Path(arguments["work"]),
+            encoder=str(arguments["encoder"]),
+            questions=int(arguments["questions"]),
+            encode_chunks_per_s=float(arguments["encode_chunks_per_s"]),
+            encode_tokens_per_chunk=float(arguments["encode_tokens_per_chunk"]),
+            raw_chunks_per_s=float(arguments["raw_chunks_per_s"]),
+        )
+        sys.stdout.write(report.model_dump_json() + "\n")
         return
     report = measure_size(
         int(arguments["size"]),

@@ -552,23 +552,54 @@ def bench(
     ] = None,
     million: Annotated[bool, typer.Option("--million", help="Also measure 1,000,000 chunks (long).")] = False,
     questions: Annotated[int, typer.Option(help="Questions asked at each size.")] = 300,
+    library: Annotated[
+        str | None,
+        typer.Option(
+            "--library",
+            "-l",
+            metavar="URL",
+            help="Also measure each size on PostgreSQL: a postgresql:// URL of a database on a server where its "
+            "user may create databases; each size gets its own database NAME_bench_SIZE there (dropped first). "
+            "The local rows are always measured.",
+            show_default=False,
+        ),
+    ] = None,
+    work: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="Keep the benchmark's libraries and its cache of sentence vectors here and reuse the cache next "
+            "time (default: a new temporary folder).",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Measure ingest, query latency, ANN recall, memory and cold start, each beside its reference.
 
     Example:  quotebot bench --data ../shared/data --chunks 100 --chunks 10000 --json
+    Example:  quotebot bench --chunks 100000 --library postgresql://me@db.example.org/quotebot
     """
     from benchmarks.harness import format_report as format_benchmark_report
     from benchmarks.harness import run_benchmark
+    from index import is_database_url
 
     sizes = list(chunks or [100, 10_000, 100_000])
     if million and 1_000_000 not in sizes:
         sizes.append(1_000_000)
+    if library is not None and not is_database_url(library):
+        raise typer.BadParameter(
+            f"{library!r} is not a postgresql:// URL; bench builds its own local libraries, and --library adds "
+            "PostgreSQL ones beside them",
+            param_hint="--library",
+        )
     report = run_benchmark(
         sizes,
         data=data,
         json_output=json_output,
         questions=questions,
+        work=work,
+        database_url=library,
         seeds=seeds_path(),
         progress=lambda line: messages.print(line, markup=False),
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from postgres_server import PostgresServer
 
 from benchmarks.harness import (
     BenchmarkReport,
@@ -17,6 +18,7 @@ from benchmarks.harness import (
     run_benchmark,
     sentence_pool,
 )
+from index.errors import LibraryError
 
 PARAGRAPHS = [
     (
@@ -116,6 +118,36 @@ def test_tiny_benchmark_reports_every_figure(tmp_path: Path) -> None:
     table = format_report(report)
     assert "recall@10" in table
     assert table.count("\n| ") >= 3
+
+
+@pytest.mark.slow
+def test_the_benchmark_measures_postgres_beside_local_and_refuses_a_user_who_cannot_create_databases(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    import psycopg
+
+    (tmp_path / "data").mkdir()
+    data = _write_data(tmp_path / "data")
+    url = postgres_server.new_database()
+    report = run_benchmark([30], data=data, work=tmp_path / "work", encoder="hashing", questions=4, database_url=url)
+    local, postgres = report.sizes
+    assert (local.backend, postgres.backend) == ("local", "postgresql")
+    # The same documents in both homes: the same chunks, every question asked on each.
+    assert postgres.chunks == local.chunks >= 30 and postgres.questions == local.questions == 4
+    assert postgres.index_type.startswith("PostgreSQL ") and postgres.faiss_s == 0.0
+    assert postgres.ann_recall_at_10 == 1.0  # 30 chunks: HNSW (or exact search) finds the whole top 10
+    assert postgres.ask_ms_p50 > 0 and postgres.exact_ask_ms_p50 > 0 and postgres.disk_bytes_per_chunk > 0
+    database = url.partition("?")[0].rpartition("/")[2]
+    with psycopg.connect(postgres_server.url(f"{database}_bench_30"), autocommit=True) as connection:
+        row = connection.execute("SELECT count(*) FROM chunks").fetchone()
+    assert row is not None and row[0] == postgres.chunks
+    assert "PostgreSQL hnsw" in format_report(report) or "PostgreSQL exact" in format_report(report)
+
+    with psycopg.connect(postgres_server.url(), autocommit=True) as connection:
+        connection.execute("CREATE ROLE bench_reader LOGIN")
+    plain = url.replace("postgresql://postgres@", "postgresql://bench_reader@")
+    with pytest.raises(LibraryError, match=r"may not create databases.*ALTER ROLE name CREATEDB"):
+        run_benchmark([30], data=data, work=tmp_path / "work", encoder="hashing", questions=4, database_url=plain)
 
 
 def test_recall_counts_ties_as_found() -> None:

@@ -218,8 +218,9 @@ def test_help_shows_flags_as_flags_and_an_example(command: str, flags: list[str]
     rows = _rows(result.stdout)
     for flag in flags:
         assert flag in rows and not rows[flag].startswith("<"), rows.get(flag)
-    if command != "bench":  # bench builds libraries of its own
-        assert "--library" in rows and rows["--library"].startswith("DIR|URL ")
+    # bench builds libraries of its own, and a database URL adds PostgreSQL ones beside them.
+    expected = "URL " if command == "bench" else "DIR|URL "
+    assert "--library" in rows and rows["--library"].startswith(expected)
     assert example in " ".join(result.stdout.split())
 
 
@@ -277,3 +278,11 @@ def test_the_first_model_export_says_what_it_does_and_no_library_log_line_leaks(
     assert result.stdout.startswith("Added 1,")
     again = quotebot("ask", "When was the harbour of Brill dredged?", "-l", str(folder), environment=fresh)
     assert again.returncode == 0 and again.stderr == "" and "1911" in again.stdout
+
+
+def test_bench_takes_only_a_database_url_as_its_library(tmp_path: Path) -> None:
+    result = quotebot("bench", "--chunks", "3", "--library", str(tmp_path / "library"), "--json")
+    line = one_line_error(result)
+    assert "is not a postgresql:// URL" in line and "--library" in line
+    assert json.loads(result.stdout)["kind"] == "BadParameter"
+    assert not (tmp_path / "library").exists()  # refused before anything was built

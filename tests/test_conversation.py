@@ -19,10 +19,17 @@ from index.vectors import VectorIndex
 SEEDS = Path(__file__).parent.parent / "seeds"
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Iterator[Library]:
-    """The seeds and the eight conversation articles (bridge, bakery, flood, festival, frog, marathon, ...)."""
-    opened = Library.open(tmp_path_factory.mktemp("conversation") / "library", seeds=SEEDS, embedder=embedder)
+@pytest.fixture(scope="module", params=["local", "postgres"])
+def library(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> Iterator[Library]:
+    """The seeds and the eight conversation articles (bridge, bakery, flood, festival, frog, marathon, ...), in a
+    folder and then in a PostgreSQL database: follow-ups and filters hold on both backends."""
+    if request.param == "postgres":
+        location: Path | str = request.getfixturevalue("postgres_server").new_database()
+    else:
+        location = tmp_path_factory.mktemp("conversation") / "library"
+    opened = Library.open(location, seeds=SEEDS, embedder=embedder)
     opened.add(read_sources([str(ARTICLES)]))
     yield opened
     opened.close()

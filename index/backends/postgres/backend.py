@@ -31,7 +31,7 @@ from index.backends.postgres.connection import (
 from index.backends.postgres.retrieval import EF_SEARCH, EXACT_SCOPE_CHUNKS, as_array, bm25, nearest
 from index.backends.postgres.schema import LIBRARY_KEY_SQL, OUR_TABLES, open_schema
 from index.backends.postgres.text import field_nuls, restore, without_nul
-from index.backends.postgres.writes import ARTICLE_FIELDS, Connection, delete_articles, insert_article
+from index.backends.postgres.writes import ARTICLE_FIELDS, Connection, delete_articles, insert_articles
 from index.errors import ArticleNotFound, LibraryBusy, LibraryError, ReadOnlyLibrary
 from index.filtering import Where
 from index.models import Article, ArticleSummary
@@ -210,13 +210,10 @@ class PostgresBackend:
 
     @_translated
     def store(self, articles: Sequence[NewArticle]) -> int:
-        stored = 0
         with self._connection() as connection, connection.transaction():
-            for item in articles:
-                if item.replaces is not None:
-                    delete_articles(connection, [item.replaces])
-                stored += insert_article(connection, item)
-        return stored
+            # Each source is stored once per batch, so the versions replaced are never among those inserted.
+            delete_articles(connection, [item.replaces for item in articles if item.replaces is not None])
+            return insert_articles(connection, articles)
 
     @_translated
     def delete(self, article_ids: Sequence[str]) -> None:

@@ -4,6 +4,7 @@ articles with theirs; the caller holds the transaction."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -14,47 +15,49 @@ from index.backends.postgres.text import lexeme, without_nul
 from index.lexical import stems
 from index.types import NewArticle
 
-__all__ = ["ARTICLE_FIELDS", "Connection", "delete_articles", "insert_article"]
+__all__ = ["ARTICLE_FIELDS", "Connection", "delete_articles", "insert_articles"]
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 ARTICLE_FIELDS = ("id", "text", "source", "title", "url", "date", "content_hash", "added_at", "author", "site")
 _NUL_FIELDS = ("text", "source", "title", "url", "date", "author", "site")
 
 
-def insert_article(connection: Connection, item: NewArticle) -> int:
-    """Insert one article with its chunks, sentences, bands and lexical statistics; the number of chunks."""
+def insert_articles(connection: Connection, items: Sequence[NewArticle]) -> int:
+    """Insert articles with their chunks, sentences, bands and lexical statistics; the number of chunks.
+
+    A handful of statements for the whole batch, not a handful per article: each statement is a round trip to
+    the server, and per article they cost more than the rows themselves."""
     from pgvector import HalfVector
 
-    article = item.article
-    values: dict[str, str | None] = {}
-    nuls: dict[str, list[int]] = {}
-    for name in ARTICLE_FIELDS:
-        value = getattr(article, name)
-        if isinstance(value, str) and name in _NUL_FIELDS:
-            value, positions = without_nul(value)
-            if positions:
-                nuls[name] = positions
-        values[name] = value
-    connection.execute(
-        f"INSERT INTO articles ({', '.join(ARTICLE_FIELDS)}, characters, nuls)"
-        f" VALUES ({', '.join(['%s'] * len(ARTICLE_FIELDS))}, %s, %s)",
-        [*values.values(), len(article.text), Jsonb(nuls) if nuls else None],
-    )
-    if not item.chunks:
-        return 0
-    ids = [
+    article_rows = []
+    for item in items:
+        values: list[str | None] = []
+        nuls: dict[str, list[int]] = {}
+        for name in ARTICLE_FIELDS:
+            value = getattr(item.article, name)
+            if isinstance(value, str) and name in _NUL_FIELDS:
+                value, positions = without_nul(value)
+                if positions:
+                    nuls[name] = positions
+            values.append(value)
+        article_rows.append((*values, len(item.article.text), Jsonb(nuls) if nuls else None))
+    chunk_count = sum(len(item.chunks) for item in items)
+    ids = iter(
         int(row[0])
         for row in connection.execute(
-            "SELECT nextval('chunk_ids') FROM generate_series(1, %s)", (len(item.chunks),)
+            "SELECT nextval('chunk_ids') FROM generate_series(1, %s)", (chunk_count,)
         ).fetchall()
-    ]
+    )
     chunk_rows = []
     sentence_rows = []
+    band_rows: list[tuple[int, str]] = []
     holding: Counter[str] = Counter()
     tokens = 0
-    position = 0
-    with connection.cursor() as cursor:
-        for number, (chunk_id, chunk) in enumerate(zip(ids, item.chunks, strict=True)):
+    for item in items:
+        article_id = item.article.id
+        position = 0
+        for number, chunk in enumerate(item.chunks):
+            chunk_id = next(ids)
             chunk_stems = stems(chunk.text)
             counts = Counter(chunk_stems)
             holding.update(counts.keys())
@@ -62,32 +65,40 @@ def insert_article(connection: Connection, item: NewArticle) -> int:
             lexemes = sorted({lexeme(stem) for stem in counts})
             vector = np.ascontiguousarray(chunk.vector, dtype=np.float32)
             lexical = (lexemes, Jsonb(counts), len(chunk_stems))
-            chunk_rows.append((chunk_id, article.id, number, chunk.start, chunk.stop, vector, *lexical))
+            chunk_rows.append((chunk_id, article_id, number, chunk.start, chunk.stop, vector, *lexical))
             for start, stop, sentence_vector in chunk.sentences:
-                sentence_rows.append((chunk_id, article.id, position, start, stop, HalfVector(sentence_vector)))
+                sentence_rows.append((chunk_id, article_id, position, start, stop, HalfVector(sentence_vector)))
                 position += 1
+        band_rows.extend((int(band), article_id) for band in item.bands)
+    with connection.cursor() as cursor:
         cursor.executemany(
-            "INSERT INTO chunks (id, article_id, position, start, stop, vector, terms, frequencies, length)"
-            " VALUES (%s, %s, %s, %s, %s, %s, array_to_tsvector(%s::text[]), %s, %s)",
-            chunk_rows,
+            f"INSERT INTO articles ({', '.join(ARTICLE_FIELDS)}, characters, nuls)"
+            f" VALUES ({', '.join(['%s'] * (len(ARTICLE_FIELDS) + 2))})",
+            article_rows,
         )
-        cursor.executemany(
-            "INSERT INTO sentences (chunk_id, article_id, position, start, stop, vector)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
-            sentence_rows,
+        if chunk_rows:
+            cursor.executemany(
+                "INSERT INTO chunks (id, article_id, position, start, stop, vector, terms, frequencies, length)"
+                " VALUES (%s, %s, %s, %s, %s, %s, array_to_tsvector(%s::text[]), %s, %s)",
+                chunk_rows,
+            )
+        if sentence_rows:
+            cursor.executemany(
+                "INSERT INTO sentences (chunk_id, article_id, position, start, stop, vector)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                sentence_rows,
+            )
+        if band_rows:
+            cursor.executemany("INSERT INTO article_bands (value, article_id) VALUES (%s, %s)", band_rows)
+    if chunk_count:
+        terms = sorted(holding)
+        connection.execute(
+            "INSERT INTO terms (term, chunks) SELECT * FROM unnest(%s::text[], %s::integer[])"
+            " ON CONFLICT (term) DO UPDATE SET chunks = terms.chunks + excluded.chunks",
+            (terms, [holding[term] for term in terms]),
         )
-        cursor.executemany(
-            "INSERT INTO article_bands (value, article_id) VALUES (%s, %s)",
-            [(int(band), article.id) for band in item.bands],
-        )
-    terms = sorted(holding)
-    connection.execute(
-        "INSERT INTO terms (term, chunks) SELECT * FROM unnest(%s::text[], %s::integer[])"
-        " ON CONFLICT (term) DO UPDATE SET chunks = terms.chunks + excluded.chunks",
-        (terms, [holding[term] for term in terms]),
-    )
-    connection.execute("UPDATE totals SET chunks = chunks + %s, tokens = tokens + %s", (len(item.chunks), tokens))
-    return len(item.chunks)
+        connection.execute("UPDATE totals SET chunks = chunks + %s, tokens = tokens + %s", (chunk_count, tokens))
+    return chunk_count
 
 
 def delete_articles(connection: Connection, article_ids: list[str]) -> None:
