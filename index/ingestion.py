@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from index.backends.base import Backend
 from index.chunking import ChunkSpan, chunk_spans, sentence_spans
-from index.duplicates import MIN_WORDS, NEAR_DUPLICATE, Fingerprint, fingerprint, similarity
+from index.duplicates import MIN_SHARED_BANDS, MIN_WORDS, NEAR_DUPLICATE, Fingerprint, fingerprint, similarity
 from index.embedding import Embedder
 from index.errors import SourceError
 from index.formats.storable import storable
@@ -189,9 +189,10 @@ class Ingestion:
         candidates: list[tuple[str, str, Fingerprint]] = [
             (item.article_id, item.document.title or item.document.source, item.fingerprint)
             for item in pending
-            if item.fingerprint.words >= MIN_WORDS and bands.intersection(item.fingerprint.bands)
+            if item.fingerprint.words >= MIN_WORDS
+            and len(bands.intersection(item.fingerprint.bands)) >= MIN_SHARED_BANDS
         ]
-        for article_id in self._backend.band_matches(marks.bands):
+        for article_id in self._backend.band_matches(marks.bands, least=MIN_SHARED_BANDS):
             article = self._backend.article(article_id)
             other = fingerprint(article.text)
             if other.words >= MIN_WORDS:

@@ -366,13 +366,13 @@ class Store:
             "INSERT INTO article_bands(value, article_id) VALUES (?, ?)", [(band, article_id) for band in bands]
         )
 
-    def band_matches(self, bands: Sequence[int]) -> list[str]:
-        """Ids of the articles that share at least one MinHash band with `bands`, most shared first."""
+    def band_matches(self, bands: Sequence[int], *, least: int = 1) -> list[str]:
+        """Ids of up to 20 articles that share at least `least` MinHash bands with `bands`, most shared first."""
         marks = ",".join("?" * len(bands))
         rows = self.connection().execute(
             f"SELECT article_id, count(*) AS shared FROM article_bands WHERE value IN ({marks})"
-            " GROUP BY article_id ORDER BY shared DESC LIMIT 20",
-            list(bands),
+            " GROUP BY article_id HAVING count(*) >= ? ORDER BY shared DESC LIMIT 20",
+            [*bands, int(least)],
         )
         return [row[0] for row in rows]
 

@@ -3,9 +3,9 @@
 python tests/backend_worker.py write KIND LOCATION NAME BATCHES PER_BATCH
     store BATCHES batches of PER_BATCH articles (sources NAME-b-i), one `writing()` and one `store` each,
     printing "stored B" after each commit
-python tests/backend_worker.py read KIND LOCATION SECONDS
-    read the library over and over for SECONDS, checking that every article it sees is whole; prints
-    "reads N" and exits 1 on the first partial article
+python tests/backend_worker.py read KIND LOCATION ARTICLES
+    print "ready" once the library is open, then read it over and over until it holds N articles (at most 60 s),
+    checking that every article it sees is whole; prints "reads N" and exits 1 on the first partial article
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ def whole(backend: object, summary: object) -> bool:
 
 def read(kind: str, location: str, articles: int) -> int:
     backend = open_for_test(kind, location)
+    print("ready", flush=True)
     reads = 0
     try:
         deadline = time.monotonic() + 60

@@ -139,6 +139,9 @@ def test_stored_articles_read_back_through_every_verb(backend: Any) -> None:
         STORY[start:stop],
     )
     assert backend.band_matches(list(oslo.bands[:2])) == [oslo.article.id]
+    # At least `least` shared bands: two of Oslo's pass two, one does not.
+    assert backend.band_matches(list(oslo.bands[:2]), least=2) == [oslo.article.id]
+    assert backend.band_matches(list(oslo.bands[:1]), least=2) == []
     assert backend.matching(Where(source="notes")) == [bergen.article.id]
     assert backend.matching(Where(since="2015", until="2015-12")) == [bergen.article.id]
     stats = backend.stats()
@@ -417,8 +420,12 @@ def _worker(*arguments: str) -> subprocess.Popen[str]:
 
 
 def test_two_writing_processes_and_a_reader_share_one_library(kind: str, location: str, backend: Any) -> None:
-    writers = [_worker("write", kind, location, name, "4", "3") for name in ("alpha", "beta")]
     reader = _worker("read", kind, location, "24")
+    assert reader.stdout is not None
+    # The writers start once the reader has the library open, so that it reads while they write (it used to
+    # start after two quick writers had finished, now and then, and read once).
+    assert reader.stdout.readline().strip() == "ready"
+    writers = [_worker("write", kind, location, name, "4", "3") for name in ("alpha", "beta")]
     outputs = []
     for process in [*writers, reader]:
         output, errors = process.communicate(timeout=300)  # spawning is slow on a loaded machine

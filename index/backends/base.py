@@ -123,8 +123,9 @@ class Backend(Protocol):
         """(date, author) of an article."""
         ...
 
-    def band_matches(self, bands: Sequence[int]) -> list[str]:
-        """Ids of the articles sharing any MinHash band (index.duplicates) with `bands`."""
+    def band_matches(self, bands: Sequence[int], *, least: int = 1) -> list[str]:
+        """Ids of up to 20 articles sharing at least `least` MinHash bands (index.duplicates) with `bands`,
+        most shared first."""
         ...
 
     def sources_under(self, prefix: str) -> dict[str, tuple[str, str]]:

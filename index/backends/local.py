@@ -167,8 +167,8 @@ class LocalBackend:
     def article_details(self, article_id: str) -> tuple[str | None, str | None]:
         return self._store.article_details(article_id)
 
-    def band_matches(self, bands: Sequence[int]) -> list[str]:
-        return self._store.band_matches(bands)
+    def band_matches(self, bands: Sequence[int], *, least: int = 1) -> list[str]:
+        return self._store.band_matches(bands, least=least)
 
     def sources_under(self, prefix: str) -> dict[str, tuple[str, str]]:
         return self._store.sources_under(prefix)

@@ -382,12 +382,12 @@ class PostgresBackend:
         )
 
     @_translated
-    def band_matches(self, bands: Sequence[int]) -> list[str]:
+    def band_matches(self, bands: Sequence[int], *, least: int = 1) -> list[str]:
         with self._connection() as connection:
             rows = connection.execute(
                 "SELECT article_id, count(*) AS shared FROM article_bands WHERE value = ANY(%s)"
-                " GROUP BY article_id ORDER BY shared DESC, article_id LIMIT 20",
-                ([int(band) for band in bands],),
+                " GROUP BY article_id HAVING count(*) >= %s ORDER BY shared DESC, article_id LIMIT 20",
+                ([int(band) for band in bands], int(least)),
             ).fetchall()
         return [row[0] for row in rows]
 
