@@ -1041,7 +1041,15 @@ def _run_child(arguments: dict[str, Any]) -> str:
         env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
     )
     if output.returncode != 0:
-        raise RuntimeError(f"benchmark step {arguments} failed: {output.stderr[-2000:]}")
+        shown, reason = dict(arguments), output.stderr[-2000:]
+        if "url" in arguments:
+            # A database URL may carry a password, which must reach no terminal or log.
+            from index.backends.postgres.connection import password_of, redacted
+
+            shown["url"] = redacted(str(arguments["url"]))
+            password = password_of(str(arguments["url"]))
+            reason = reason.replace(password, "***") if password else reason
+        raise RuntimeError(f"benchmark step {shown} failed: {reason}")
     return output.stdout.strip().splitlines()[-1]
 
 

@@ -150,6 +150,26 @@ def test_the_benchmark_measures_postgres_beside_local_and_refuses_a_user_who_can
         run_benchmark([30], data=data, work=tmp_path / "work", encoder="hashing", questions=4, database_url=plain)
 
 
+def test_a_failed_step_names_its_database_without_the_password(tmp_path: Path) -> None:
+    from benchmarks.harness import _run_child
+
+    arguments = {
+        "size": 3,
+        "url": "postgresql://me:s3cret@/nowhere?host=/nonexistent",
+        "data": str(tmp_path),  # no SQuAD file here: the step fails before any connection
+        "work": str(tmp_path),
+        "encoder": "hashing",
+        "questions": 1,
+        "encode_chunks_per_s": 1.0,
+        "encode_tokens_per_chunk": 1.0,
+        "raw_chunks_per_s": 1.0,
+    }
+    with pytest.raises(RuntimeError, match="failed") as failure:
+        _run_child(arguments)
+    assert "s3cret" not in str(failure.value)
+    assert "postgresql://me@/nowhere" in str(failure.value) and "squad-v2.0-dev.json" in str(failure.value)
+
+
 def test_recall_counts_ties_as_found() -> None:
     matrix = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
     ids = np.array([10, 11, 12, 13], dtype=np.int64)
