@@ -30,7 +30,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -404,6 +404,131 @@ def _questions_in(documents: Sequence[Document], *, data: Path, questions: int) 
     return random.Random(0).sample(in_library, min(questions, len(in_library)))
 
 
+class _Ingest(NamedTuple):
+    """The timings of building a library: all documents but one, then the last one in and out again."""
+
+    chunks: int  # in the library at the end
+    added_chunks: int  # by the timed add
+    add_s: float
+    encode_s: float
+    add_one_s: float
+    remove_one_s: float
+
+
+def _ingest(library: Any, documents: Sequence[Document], embedder: CachedEmbedder) -> _Ingest:
+    """Add `documents` but the last (timed), then the last one into the full library and out again (incremental,
+    no rebuild), and in once more; the chunks the library then holds."""
+    extra, held_back = documents[:-1], documents[-1]
+    began = time.perf_counter()
+    chunks = library.add(extra).chunks
+    add_s = time.perf_counter() - began
+    encode_s = embedder.seconds
+    began = time.perf_counter()
+    one = library.add([held_back])
+    add_one_s = time.perf_counter() - began - (embedder.seconds - encode_s)
+    began = time.perf_counter()
+    library.remove(one.added)
+    remove_one_s = time.perf_counter() - began
+    library.add([held_back])
+    return _Ingest(chunks + one.chunks, chunks, add_s, encode_s, add_one_s, remove_one_s)
+
+
+class _Asks(NamedTuple):
+    """Milliseconds per question: the whole `ask` and its parts."""
+
+    totals: list[float]
+    encodes: list[float]
+    denses: list[float]
+    lexicals: list[float]
+    quotes: list[float]
+    readings: list[float]
+
+
+def _ask_all(
+    library: Any,
+    questions: Sequence[str],
+    embedder: CachedEmbedder,
+    reader: Any,
+    searches: Callable[[str], tuple[float, float]],
+) -> _Asks:
+    """Ask every question; `searches(question)` gives the seconds of its dense and its lexical search."""
+    asks = _Asks([], [], [], [], [], [])
+    for question in questions:
+        began = time.perf_counter()
+        library.ask(question)
+        total = time.perf_counter() - began
+        reading_s = getattr(reader, "last_seconds", 0.0) if library.scoring.reader else 0.0
+        dense_s, lexical_s = searches(question)
+        parts = (embedder.last_seconds, dense_s, lexical_s, reading_s)
+        for figures, seconds in zip((asks.encodes, asks.denses, asks.lexicals, asks.readings), parts, strict=True):
+            figures.append(seconds * 1000)
+        asks.totals.append(total * 1000)
+        asks.quotes.append(max(total - sum(parts), 0.0) * 1000)
+    return asks
+
+
+def _size_report(
+    *,
+    backend: str,
+    index_type: str,
+    articles: int,
+    encoder: str,
+    ingest: _Ingest,
+    chunking_s: float,
+    store_s: float,
+    faiss_s: float,
+    encode_chunks_per_s: float,
+    encode_tokens_per_chunk: float,
+    raw_chunks_per_s: float,
+    questions: int,
+    asks: _Asks,
+    exact: _Asks,
+    recall: float,
+    peak_rss: float,
+    disk_bytes: int,
+) -> SizeReport:
+    """The report of one size: ingest throughput from the measured parts, latency percentiles of `asks` (and of
+    `exact`, asked with exact search)."""
+    added = ingest.added_chunks
+    own_per_chunk = (ingest.add_s - ingest.encode_s) / max(added, 1)
+    encode_per_chunk = 1.0 / encode_chunks_per_s
+    ingest_per_s = 1.0 / (encode_per_chunk + own_per_chunk)
+    return SizeReport(
+        backend=backend,
+        chunks=ingest.chunks,
+        articles=articles,
+        vectors="real model (cached per sentence)" if encoder != "hashing" else "HashingEmbedder (not the real model)",
+        index_type=index_type,
+        ingest_chunks_per_s=round(ingest_per_s, 1),
+        ingest_tokens_per_s=round(ingest_per_s * encode_tokens_per_chunk, 0),
+        raw_encode_chunks_per_s=round(raw_chunks_per_s, 1),
+        ingest_ratio_to_raw_encode=round(ingest_per_s / raw_chunks_per_s, 3),
+        ingest_ratio_to_own_encode=round(ingest_per_s * encode_per_chunk, 3),
+        own_chunks_per_s=round(1.0 / own_per_chunk, 1),
+        measured_add_chunks_per_s=round(added / ingest.add_s, 1),
+        chunking_s=round(chunking_s, 3),
+        sqlite_s=round(store_s, 3),
+        faiss_s=round(faiss_s, 3),
+        add_one_article_s=round(ingest.add_one_s, 4),
+        remove_one_article_s=round(ingest.remove_one_s, 4),
+        questions=questions,
+        ask_ms_p50=round(_percentile(asks.totals, 0.5), 2),
+        ask_ms_p95=round(_percentile(asks.totals, 0.95), 2),
+        ask_ms_p99=round(_percentile(asks.totals, 0.99), 2),
+        encode_ms_p50=round(_percentile(asks.encodes, 0.5), 2),
+        dense_ms_p50=round(_percentile(asks.denses, 0.5), 3),
+        lexical_ms_p50=round(_percentile(asks.lexicals, 0.5), 2),
+        quotes_ms_p50=round(_percentile(asks.quotes, 0.5), 2),
+        reader_ms_p50=round(_percentile(asks.readings, 0.5), 2),
+        exact_ask_ms_p50=round(_percentile(exact.totals, 0.5), 2),
+        exact_ask_ms_p95=round(_percentile(exact.totals, 0.95), 2),
+        exact_dense_ms_p50=round(_percentile(exact.denses, 0.5), 3),
+        ann_recall_at_10=round(recall, 4),
+        peak_rss_mb=round(peak_rss, 1),
+        disk_bytes_per_chunk=round(disk_bytes / max(added, 1), 1),
+    )
+
+
 def measure_size(
     size: int,
     *,
@@ -430,57 +555,22 @@ def measure_size(
     assert isinstance(backend, LocalBackend)
     timed = _timed_index(embedder.dimension)
     backend.vectors = timed  # the benchmark's own window into the index: same class, with timers
-    extra, held_back = documents[:-1], documents[-1]
-    began = time.perf_counter()
-    report = library.add(extra)
-    add_s = time.perf_counter() - began
-    chunks = report.chunks
+    ingest = _ingest(library, documents, embedder)
     faiss_s = timed.write_seconds
-    sqlite_s = max(add_s - chunking_s - embedder.seconds - faiss_s, 0.0)
-    own_s = add_s - embedder.seconds
-    own_per_chunk = own_s / max(chunks, 1)
-    encode_per_chunk = 1.0 / encode_chunks_per_s
-    ingest_per_s = 1.0 / (encode_per_chunk + own_per_chunk)
-
-    # One more article into the full library, then out again: incremental, no rebuild.
-    began = time.perf_counter()
-    encode_before = embedder.seconds
-    one = library.add([held_back])
-    add_one_s = time.perf_counter() - began - (embedder.seconds - encode_before)
-    began = time.perf_counter()
-    library.remove(one.added)
-    remove_one_s = time.perf_counter() - began
-    library.add([held_back])
+    sqlite_s = max(ingest.add_s - chunking_s - ingest.encode_s - faiss_s, 0.0)
 
     chosen = _questions_in(documents, data=data, questions=questions)
-    readings: list[float] = []  # the reader's time per question
     reader = load_reader()
 
-    def ask_all() -> tuple[list[float], list[float], list[float], list[float], list[float]]:
-        totals, encodes, denses, lexicals, quotes = [], [], [], [], []
-        readings.clear()
-        for question in chosen:
-            began = time.perf_counter()
-            library.ask(question)
-            total = time.perf_counter() - began
-            reading_s = getattr(reader, "last_seconds", 0.0) if library.scoring.reader else 0.0
-            readings.append(reading_s * 1000)
-            terms = lexical.question_terms(question)
-            lexical_began = time.perf_counter()
-            backend.lexical(terms, 40)
-            lexical_s = time.perf_counter() - lexical_began
-            totals.append(total * 1000)
-            encodes.append(embedder.last_seconds * 1000)
-            denses.append(timed.last_search_seconds * 1000)
-            lexicals.append(lexical_s * 1000)
-            quotes.append(
-                max(total - embedder.last_seconds - timed.last_search_seconds - lexical_s - reading_s, 0.0) * 1000
-            )
-        return totals, encodes, denses, lexicals, quotes
+    def searches(question: str) -> tuple[float, float]:
+        # FTS5 is timed again alone; FAISS's last search was the question's.
+        began = time.perf_counter()
+        backend.lexical(lexical.question_terms(question), 40)
+        searched: Any = backend.vectors  # a timed index: the one measured, or the exact one after it
+        return searched.last_search_seconds, time.perf_counter() - began
 
     library.ask(chosen[0])  # first-use costs (marker, caches) are cold start's, not latency's
-    totals, encodes, denses, lexicals, quotes = ask_all()
-    reader_ms_p50 = _percentile(readings, 0.5)
+    asks = _ask_all(library, chosen, embedder, reader, searches)
     index_type = timed.index_type
     # Before the recall check, which holds every vector twice over.
     peak_rss = peak_rss_mb()
@@ -490,52 +580,32 @@ def measure_size(
     _, ann_ids = timed.search_many(query_vectors, 10)
     recall = recall_at_10(query_vectors, ids, stored, ann_ids)
 
-    if timed.kind == "flat":
-        exact_totals, exact_denses = totals, denses
-    else:
+    exact_asks = asks
+    if timed.kind != "flat":
         exact = _timed_index(embedder.dimension)
         exact.rebuild(ids, stored, generation=backend.database.generation(), kind="flat")
         backend.vectors = exact
-        timed = exact
-        exact_totals, _, exact_denses, _, _ = ask_all()
+        exact_asks = _ask_all(library, chosen, embedder, reader, searches)
     del stored
     library.close()
-    disk = sum(path.stat().st_size for path in folder.iterdir() if path.is_file())
-    vectors_source = (
-        "real model (cached per sentence)" if encoder != "hashing" else "HashingEmbedder (cheap, not the real model)"
-    )
-    return SizeReport(
-        chunks=chunks + one.chunks,
-        articles=len(documents),
-        vectors=vectors_source,
+    return _size_report(
+        backend="local",
         index_type=index_type,
-        ingest_chunks_per_s=round(ingest_per_s, 1),
-        ingest_tokens_per_s=round(ingest_per_s * encode_tokens_per_chunk, 0),
-        raw_encode_chunks_per_s=round(raw_chunks_per_s, 1),
-        ingest_ratio_to_raw_encode=round(ingest_per_s / raw_chunks_per_s, 3),
-        ingest_ratio_to_own_encode=round(ingest_per_s * encode_per_chunk, 3),
-        own_chunks_per_s=round(1.0 / own_per_chunk, 1),
-        measured_add_chunks_per_s=round(chunks / add_s, 1),
-        chunking_s=round(chunking_s, 3),
-        sqlite_s=round(sqlite_s, 3),
-        faiss_s=round(faiss_s, 3),
-        add_one_article_s=round(add_one_s, 4),
-        remove_one_article_s=round(remove_one_s, 4),
+        articles=len(documents),
+        encoder=encoder,
+        ingest=ingest,
+        chunking_s=chunking_s,
+        store_s=sqlite_s,
+        faiss_s=faiss_s,
+        encode_chunks_per_s=encode_chunks_per_s,
+        encode_tokens_per_chunk=encode_tokens_per_chunk,
+        raw_chunks_per_s=raw_chunks_per_s,
         questions=len(chosen),
-        ask_ms_p50=round(_percentile(totals, 0.5), 2),
-        ask_ms_p95=round(_percentile(totals, 0.95), 2),
-        ask_ms_p99=round(_percentile(totals, 0.99), 2),
-        encode_ms_p50=round(_percentile(encodes, 0.5), 2),
-        dense_ms_p50=round(_percentile(denses, 0.5), 3),
-        lexical_ms_p50=round(_percentile(lexicals, 0.5), 2),
-        quotes_ms_p50=round(_percentile(quotes, 0.5), 2),
-        reader_ms_p50=round(reader_ms_p50, 2),
-        exact_ask_ms_p50=round(_percentile(exact_totals, 0.5), 2),
-        exact_ask_ms_p95=round(_percentile(exact_totals, 0.95), 2),
-        exact_dense_ms_p50=round(_percentile(exact_denses, 0.5), 3),
-        ann_recall_at_10=round(recall, 4),
-        peak_rss_mb=round(peak_rss, 1),
-        disk_bytes_per_chunk=round(disk / max(chunks, 1), 1),
+        asks=asks,
+        exact=exact_asks,
+        recall=recall,
+        peak_rss=peak_rss,
+        disk_bytes=sum(path.stat().st_size for path in folder.iterdir() if path.is_file()),
     )
 
 
@@ -599,7 +669,7 @@ def measure_postgres_size(
 
     from index.backends.postgres import PostgresBackend
     from index.backends.postgres.connection import without_index_parameter
-    from index.backends.postgres.retrieval import nearest
+    from index.backends.postgres.retrieval import as_array
     from index.library import Library
     from index.reader import load_reader
 
@@ -607,106 +677,53 @@ def measure_postgres_size(
     database = bench_database_url(url, size)
     backend = TimedBackend(PostgresBackend(database, embedder=embedder.name, dimension=embedder.dimension))
     library = Library(backend, embedder)
-    extra, held_back = documents[:-1], documents[-1]
-    began = time.perf_counter()
-    chunks = library.add(extra).chunks
-    add_s = time.perf_counter() - began
+    ingest = _ingest(library, documents, embedder)
     store_s = backend.write_seconds
-    own_per_chunk = (add_s - embedder.seconds) / max(chunks, 1)
-    encode_per_chunk = 1.0 / encode_chunks_per_s
-    ingest_per_s = 1.0 / (encode_per_chunk + own_per_chunk)
-
-    began = time.perf_counter()
-    encode_before = embedder.seconds
-    one = library.add([held_back])
-    add_one_s = time.perf_counter() - began - (embedder.seconds - encode_before)
-    began = time.perf_counter()
-    library.remove(one.added)
-    remove_one_s = time.perf_counter() - began
-    library.add([held_back])
 
     chosen = _questions_in(documents, data=data, questions=questions)
     reader = load_reader()
 
-    def ask_all() -> tuple[list[float], list[float], list[float], list[float], list[float], list[float]]:
-        totals, encodes, denses, lexicals, quotes, readings = [], [], [], [], [], []
-        for question in chosen:
-            began = time.perf_counter()
-            library.ask(question)
-            total = time.perf_counter() - began
-            reading_s = getattr(reader, "last_seconds", 0.0) if library.scoring.reader else 0.0
-            parts = (embedder.last_seconds, backend.last_dense_seconds, backend.last_lexical_seconds, reading_s)
-            totals.append(total * 1000)
-            encodes.append(parts[0] * 1000)
-            denses.append(parts[1] * 1000)
-            lexicals.append(parts[2] * 1000)
-            readings.append(reading_s * 1000)
-            quotes.append(max(total - sum(parts), 0.0) * 1000)
-        return totals, encodes, denses, lexicals, quotes, readings
+    def searches(_: str) -> tuple[float, float]:
+        return backend.last_dense_seconds, backend.last_lexical_seconds
 
     library.ask(chosen[0])  # first-use costs are cold start's, not latency's
-    totals, encodes, denses, lexicals, quotes, readings = ask_all()
+    asks = _ask_all(library, chosen, embedder, reader, searches)
     peak_rss = peak_rss_mb()
     stats = backend.stats()
 
-    query_vectors = [embedder.encode([question])[0].astype(np.float32) for question in chosen]
-    found = wanted = 0
+    query_vectors = np.stack([embedder.encode([question])[0] for question in chosen]).astype(np.float32)
+    ann_ids = np.array(
+        [[chunk for chunk, _ in backend.dense(query, 10)] + [-1] * 10 for query in query_vectors], dtype=np.int64
+    )[:, :10]
     with psycopg.connect(without_index_parameter(database)[0], autocommit=True) as connection:
         register_vector(connection)
-        for query in query_vectors:
-            exact = nearest(
-                connection,
-                query,
-                10,
-                article_ids=None,
-                dimension=embedder.dimension,
-                indexed=False,
-                exact_scope_chunks=0,
-            )
-            approximate = backend.dense(query, 10)
-            if not exact:
-                continue
-            # Recombined articles repeat some chunks word for word: ties with the exact 10th count as found.
-            border = exact[-1][1] - 1e-5
-            wanted += len(exact)
-            found += min(len(exact), sum(1 for _, score in approximate if score >= border))
+        rows = connection.execute("SELECT id, vector FROM chunks ORDER BY id", binary=True).fetchall()
+        ids = np.array([int(row[0]) for row in rows], dtype=np.int64)
+        stored = np.stack([as_array(row[1]) for row in rows])
+        del rows
         connection.execute("DROP INDEX IF EXISTS chunks_by_vector")
-    recall = found / wanted if wanted else 1.0
-    exact_totals, _, exact_denses, _, _, _ = ask_all()
+    recall = recall_at_10(query_vectors, ids, stored, ann_ids)
+    del stored
+    exact_asks = _ask_all(library, chosen, embedder, reader, searches)
     library.close()
-    return SizeReport(
+    return _size_report(
         backend="postgresql",
-        chunks=chunks + one.chunks,
-        articles=len(documents),
-        vectors="real model (cached per sentence)" if encoder != "hashing" else "HashingEmbedder (not the real model)",
         index_type=f"PostgreSQL {stats.index_type}",
-        ingest_chunks_per_s=round(ingest_per_s, 1),
-        ingest_tokens_per_s=round(ingest_per_s * encode_tokens_per_chunk, 0),
-        raw_encode_chunks_per_s=round(raw_chunks_per_s, 1),
-        ingest_ratio_to_raw_encode=round(ingest_per_s / raw_chunks_per_s, 3),
-        ingest_ratio_to_own_encode=round(ingest_per_s * encode_per_chunk, 3),
-        own_chunks_per_s=round(1.0 / own_per_chunk, 1),
-        measured_add_chunks_per_s=round(chunks / add_s, 1),
-        chunking_s=round(chunking_s, 3),
-        sqlite_s=round(store_s, 3),
+        articles=len(documents),
+        encoder=encoder,
+        ingest=ingest,
+        chunking_s=chunking_s,
+        store_s=store_s,
         faiss_s=0.0,
-        add_one_article_s=round(add_one_s, 4),
-        remove_one_article_s=round(remove_one_s, 4),
+        encode_chunks_per_s=encode_chunks_per_s,
+        encode_tokens_per_chunk=encode_tokens_per_chunk,
+        raw_chunks_per_s=raw_chunks_per_s,
         questions=len(chosen),
-        ask_ms_p50=round(_percentile(totals, 0.5), 2),
-        ask_ms_p95=round(_percentile(totals, 0.95), 2),
-        ask_ms_p99=round(_percentile(totals, 0.99), 2),
-        encode_ms_p50=round(_percentile(encodes, 0.5), 2),
-        dense_ms_p50=round(_percentile(denses, 0.5), 3),
-        lexical_ms_p50=round(_percentile(lexicals, 0.5), 2),
-        quotes_ms_p50=round(_percentile(quotes, 0.5), 2),
-        reader_ms_p50=round(_percentile(readings, 0.5), 2),
-        exact_ask_ms_p50=round(_percentile(exact_totals, 0.5), 2),
-        exact_ask_ms_p95=round(_percentile(exact_totals, 0.95), 2),
-        exact_dense_ms_p50=round(_percentile(exact_denses, 0.5), 3),
-        ann_recall_at_10=round(recall, 4),
-        peak_rss_mb=round(peak_rss, 1),
-        disk_bytes_per_chunk=round(stats.database_bytes / max(chunks, 1), 1),
+        asks=asks,
+        exact=exact_asks,
+        recall=recall,
+        peak_rss=peak_rss,
+        disk_bytes=stats.database_bytes,
     )
 
 
