@@ -27,6 +27,25 @@ if TYPE_CHECKING:
 CORPUS = Path(__file__).parent / "corpus"
 SEEDS = Path(__file__).parent.parent / "seeds"
 SWEDEN_QUESTION = "Which country hasn't approved Sweden?"
+
+
+def _int8_vnni() -> bool:
+    try:
+        flags = next(
+            line for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines() if line.startswith("flags")
+        ).split()
+    except (OSError, StopIteration):
+        return False
+    return "avx512_vnni" in flags or "avx_vnni" in flags
+
+
+# ONNX Runtime's int8 kernels round differently with VNNI than on AVX2 alone (which sums pairs of products in 16
+# bits), so the bundled reader scores a few near-tie cases differently on the two (README, Answer quality). The
+# cases measured to change are marked with this: they must fail on a VNNI CPU and pass elsewhere.
+INT8_VNNI = _int8_vnni()
+on_vnni_cpus = pytest.mark.xfail(
+    INT8_VNNI, strict=True, reason="on a VNNI CPU the int8 reader scores this near-tie case the other way (README)"
+)
 HUNGARY_SENTENCE = (
     "Hungary is the only NATO country that has not yet approved Sweden’s application to join the security bloc."
 )

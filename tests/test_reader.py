@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import HUNGARY_SENTENCE, SEEDS, SWEDEN_QUESTION, on_vnni_cpus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -96,11 +97,12 @@ def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it(reader_librar
     ("question", "sentence", "short", "wrong"),
     [
         ("What caused the crane to fall?", "a gust of wind above 90 kilometres", "gust of wind", "yesterday"),
-        (
+        pytest.param(
             "Where will Endeavour be displayed?",
             "will be displayed at the California",
             "California Science Center",
             "STS",
+            marks=on_vnni_cpus,  # marks "Los Angeles" there
         ),
         ("How many pages does the ministry's report have?", "The report runs to 312 pages", "312", "Baker"),
         (
@@ -127,8 +129,27 @@ def test_headlines_captions_and_the_interviewers_questions_are_not_answers(reade
     assert text.startswith("The research station Artemis Camp opened") and "March 2031" in short
     text, _ = _best(reader_library.ask("Where did the crane fall?"))
     assert not text.startswith("Photo:")
+
+
+@on_vnni_cpus  # there the answer scores 0.1238, just under the 0.1242 threshold: "not found"
+def test_an_interview_is_quoted_for_its_answer_not_its_question(reader_library: Library) -> None:
     text, _ = _best(reader_library.ask("Why did Jack Herrick start the project?"))
     assert "most helpful how-to manual" in text
+
+
+@pytest.fixture(scope="module")
+def seeds_library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
+    # The default encoder, as `quotebot ask` on a first run (the bundled seeds) uses it.
+    with Library.open(tmp_path_factory.mktemp("seeds-library") / "library") as library:
+        library.add(read_sources([str(SEEDS)]))
+        yield library
+
+
+@on_vnni_cpus  # there its confidence is 0.466, under the 0.477 "sure" threshold: shown as "Possibly"
+def test_the_demo_answer_is_shown_as_sure(seeds_library: Library) -> None:
+    quote = seeds_library.ask(SWEDEN_QUESTION).quotes[0]
+    assert quote.text == HUNGARY_SENTENCE
+    assert not quote.weak
 
 
 @pytest.mark.parametrize(
