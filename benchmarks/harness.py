@@ -609,8 +609,8 @@ def measure_size(
     )
 
 
-def machine_description(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    """CPUs, model and the widest int8 instructions: the int8 models' speed depends on them more than on clocks."""
+def cpu_details(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str, set[str]]:
+    """The first CPU's model name and flags ("", empty where the system does not say)."""
     model, flags = "", set[str]()
     try:
         for line in cpuinfo.read_text(encoding="utf-8").splitlines():
@@ -621,15 +621,21 @@ def machine_description(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
                 flags = set(value.split())
     except OSError:
         pass
-    instructions = next(
-        (
-            label
-            for flag, label in (("avx512_vnni", "AVX-512 VNNI"), ("avx_vnni", "AVX-VNNI"), ("avx2", "AVX2"))
-            if flag in flags
-        ),
-        None,
-    )
-    details = ", ".join(part for part in (model, instructions) if part)
+    return model, flags
+
+
+INT8_INSTRUCTIONS = (("avx512_vnni", "AVX-512 VNNI"), ("avx_vnni", "AVX-VNNI"), ("avx2", "AVX2"))
+
+
+def int8_instructions(flags: set[str]) -> str | None:
+    """The widest int8 instructions among `flags`: VNNI (int8 dot products), else AVX2, else None."""
+    return next((label for flag, label in INT8_INSTRUCTIONS if flag in flags), None)
+
+
+def machine_description(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """CPUs, model and the widest int8 instructions: the int8 models' speed depends on them more than on clocks."""
+    model, flags = cpu_details(cpuinfo)
+    details = ", ".join(part for part in (model, int8_instructions(flags)) if part)
     return f"{os.cpu_count()} CPUs" + (f" ({details})" if details else "") + f", {sys.platform}"
 
 

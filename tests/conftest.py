@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from benchmarks.harness import cpu_details, int8_instructions
 from index.embedding import HashingEmbedder, SentenceTransformerEmbedder
 from index.library import Library
 
@@ -29,20 +30,10 @@ SEEDS = Path(__file__).parent.parent / "seeds"
 SWEDEN_QUESTION = "Which country hasn't approved Sweden?"
 
 
-def _int8_vnni() -> bool:
-    try:
-        flags = next(
-            line for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines() if line.startswith("flags")
-        ).split()
-    except (OSError, StopIteration):
-        return False
-    return "avx512_vnni" in flags or "avx_vnni" in flags
-
-
 # ONNX Runtime's int8 kernels round differently with VNNI than on AVX2 alone (which sums pairs of products in 16
 # bits), so the bundled reader scores a few near-tie cases differently on the two (README, Answer quality). The
 # cases measured to change are marked with this: they must fail on a VNNI CPU and pass elsewhere.
-INT8_VNNI = _int8_vnni()
+INT8_VNNI = "VNNI" in (int8_instructions(cpu_details()[1]) or "")
 on_vnni_cpus = pytest.mark.xfail(
     INT8_VNNI, strict=True, reason="on a VNNI CPU the int8 reader scores this near-tie case the other way (README)"
 )

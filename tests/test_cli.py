@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, HUNGARY_SENTENCE, SWEDEN_QUESTION
+from conftest import CORPUS, HUNGARY_SENTENCE, INT8_VNNI, SWEDEN_QUESTION
 
 QUOTEBOT = [sys.executable, "-c", "from bot.cli import main; main()"]
 
@@ -64,8 +64,8 @@ def test_first_ask_creates_the_library_from_seeds_and_answers(tmp_path: Path) ->
         "date",
         "author",
     }
-    # Whether it is shown as sure depends on the CPU's int8 kernels: tests/test_reader.py, the demo answer.
-    assert 0.0 < first["confidence"] <= 1.0 and isinstance(first["weak"], bool)
+    # Sure, except on a VNNI CPU, whose int8 kernels score it 0.466, under the 0.477 "sure" threshold (README).
+    assert 0.0 < first["confidence"] <= 1.0 and first["weak"] is INT8_VNNI
     assert answer["confidence"] == first["confidence"]
     shown = json.loads(run("show", first["article_id"], "--json", library=library).stdout)
     assert shown["text"][first["start"] : first["end"]] == first["text"]

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import HUNGARY_SENTENCE, SEEDS, SWEDEN_QUESTION, on_vnni_cpus
+from conftest import on_vnni_cpus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -135,21 +135,6 @@ def test_headlines_captions_and_the_interviewers_questions_are_not_answers(reade
 def test_an_interview_is_quoted_for_its_answer_not_its_question(reader_library: Library) -> None:
     text, _ = _best(reader_library.ask("Why did Jack Herrick start the project?"))
     assert "most helpful how-to manual" in text
-
-
-@pytest.fixture(scope="module")
-def seeds_library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
-    # The default encoder, as `quotebot ask` on a first run (the bundled seeds) uses it.
-    with Library.open(tmp_path_factory.mktemp("seeds-library") / "library") as library:
-        library.add(read_sources([str(SEEDS)]))
-        yield library
-
-
-@on_vnni_cpus  # there its confidence is 0.466, under the 0.477 "sure" threshold: shown as "Possibly"
-def test_the_demo_answer_is_shown_as_sure(seeds_library: Library) -> None:
-    quote = seeds_library.ask(SWEDEN_QUESTION).quotes[0]
-    assert quote.text == HUNGARY_SENTENCE
-    assert not quote.weak
 
 
 @pytest.mark.parametrize(
