@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -368,9 +369,9 @@ class Library:
 
         `asked` is what the reader reads (a follow-up made whole), `prior` a log-odds bonus per sentence (a
         follow-up's previous article), `trace` collects every candidate's scores and fate for `explain`."""
-        # A sentence that asks (an interviewer's question, a rhetorical one) never answers: it is not read, unless
-        # nothing else is left.
-        statements = [item for item in ranked if not item.sentence.text.rstrip().endswith("?")] or list(ranked)
+        # A sentence that asks (an interviewer's question, a rhetorical one) or a photo's caption never answers:
+        # it is not read, unless nothing else is left.
+        statements = [item for item in ranked if not never_answers(item.sentence.text)] or list(ranked)
         bonus = prior or (lambda _: 0.0)
         if prior is not None:
             statements.sort(key=lambda item: self.scoring.logit(item.features) + bonus(item.sentence), reverse=True)
@@ -604,6 +605,15 @@ def leans_on_previous(sentence: str) -> bool:
     """True when `sentence` opens with a pronoun or a pointing word that needs the sentence before it."""
     words = lexical.words(sentence[:40])
     return bool(words) and words[0] in _LEANING
+
+
+# A line that opens so is a picture's caption or credit: it describes the picture, not the events.
+_CAPTION = re.compile(r"(?:photo|picture|image|caption|credit|pictured|video)s?\s*:", re.IGNORECASE)
+
+
+def never_answers(sentence: str) -> bool:
+    """True for a question (an interviewer's, a rhetorical one) and for a caption ("Photo: The wreck ...")."""
+    return sentence.rstrip().endswith("?") or _CAPTION.match(sentence.lstrip()) is not None
 
 
 # A follow-up searches the previous quote's article again on its own, for this many more chunks.

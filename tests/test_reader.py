@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from index.articles import read_sources
 from index.embedding import SentenceTransformerEmbedder
-from index.library import Library, leans_on_previous
+from index.library import Library, leans_on_previous, never_answers
 from index.models import Answer
 from index.reader import BUNDLED_READER, MAX_TOKENS, Passage, encode, load_reader
 
@@ -70,6 +70,15 @@ def test_sentences_that_lean_on_the_one_before_are_recognised() -> None:
     assert not leans_on_previous("Hungary is the only NATO country that has not yet approved it.")
 
 
+def test_questions_and_captions_are_never_read_as_answers() -> None:
+    assert never_answers("What made you start the project?")
+    assert never_answers("Photo: The wreck of the crane lies across Hafenstraße.")
+    assert never_answers("  Pictured: the new station in winter.")
+    assert never_answers("Image: NASA")
+    assert not never_answers("The photo shows the wreck of the crane.")
+    assert not never_answers("Photographers said the crane fell at noon.")
+
+
 @pytest.fixture(scope="module")
 def reader_library(
     tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
@@ -97,12 +106,13 @@ def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it(reader_librar
     ("question", "sentence", "short", "wrong"),
     [
         ("What caused the crane to fall?", "a gust of wind above 90 kilometres", "gust of wind", "yesterday"),
-        pytest.param(
+        # Both name the place ("at the California Science Center in Los Angeles"), as SQuAD's several gold
+        # answers would; the mission's name is the wrong kind of answer.
+        (
             "Where will Endeavour be displayed?",
             "will be displayed at the California",
-            "California Science Center",
+            ("California Science Center", "Los Angeles"),
             "STS",
-            marks=on_vnni_cpus,  # marks "Los Angeles" there
         ),
         ("How many pages does the ministry's report have?", "The report runs to 312 pages", "312", "Baker"),
         (
@@ -116,11 +126,11 @@ def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it(reader_librar
     ],
 )
 def test_the_short_answer_has_the_asked_type(
-    reader_library: Library, question: str, sentence: str, short: str, wrong: str
+    reader_library: Library, question: str, sentence: str, short: str | tuple[str, ...], wrong: str
 ) -> None:
     text, marked = _best(reader_library.ask(question))
     assert sentence in text
-    assert short in marked
+    assert any(right in marked for right in ((short,) if isinstance(short, str) else short)), marked
     assert wrong not in marked
 
 
